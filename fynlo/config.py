@@ -1,0 +1,92 @@
+"""Configuration: environment variables with safe defaults (docs/operations.md lists them all)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+
+def _int(env: Mapping[str, str], key: str, default: int) -> int:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{key} must be a whole number, got {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], key: str, default: float) -> float:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{key} must be a number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server reads from its environment, read once at start-up."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    var_dir: Path = Path("var")
+    database_url: str | None = None      # None: a private cluster in var_dir
+    redis_url: str | None = None         # None: the in-process bus (one instance)
+    secret_key: str = ""                 # signs tokens and keys the PIN lookup hash
+    db_pool_size: int = 10
+    access_token_ttl_s: int = 15 * 60
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    refresh_grace_s: int = 30
+    lease_ttl_s: float = 6.0
+    lease_renew_s: float = 2.0
+    ask_timeout_s: float = 10.0
+    actor_idle_s: float = 300.0
+    send_queue_size: int = 1000          # events buffered per WebSocket before a slow consumer is dropped
+    max_frame_bytes: int = 1024 * 1024
+    login_rate_per_min: int = 10
+    instance_name: str = field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}")
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        var_dir = Path(env.get("FYNLO_VAR_DIR", "var"))
+        return cls(
+            host=env.get("FYNLO_HOST", "127.0.0.1"),
+            port=_int(env, "FYNLO_PORT", 8000),
+            var_dir=var_dir,
+            database_url=env.get("FYNLO_DATABASE_URL") or None,
+            redis_url=env.get("FYNLO_REDIS_URL") or None,
+            secret_key=env.get("FYNLO_SECRET_KEY") or "",
+            db_pool_size=_int(env, "FYNLO_DB_POOL_SIZE", 10),
+            access_token_ttl_s=_int(env, "FYNLO_ACCESS_TOKEN_TTL", 15 * 60),
+            lease_ttl_s=_float(env, "FYNLO_LEASE_TTL", 6.0),
+            lease_renew_s=_float(env, "FYNLO_LEASE_RENEW", 2.0),
+            send_queue_size=_int(env, "FYNLO_SEND_QUEUE", 1000),
+            login_rate_per_min=_int(env, "FYNLO_LOGIN_RATE_PER_MIN", 10),
+            instance_name=env.get("FYNLO_INSTANCE_NAME") or f"{os.uname().nodename}:{os.getpid()}",
+            log_level=env.get("FYNLO_LOG_LEVEL", "INFO"),
+        )
+
+    def with_secret(self) -> "Settings":
+        """Return settings whose secret key is set, generating one into var_dir if needed."""
+        if self.secret_key:
+            return self
+        path = self.var_dir / "secret_key"
+        if not path.exists():
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return _replace(self, secret_key=path.read_text().strip())
+
+
+def _replace(settings: Settings, **changes: object) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,97 @@
+"""The domain error tree. Every error a client can see carries a stable machine code.
+
+* FynloError                      internal_error
+  x ValidationError               validation_error
+  x Unauthenticated               unauthenticated
+  x Forbidden                     forbidden
+  x NotFound                      not_found
+  x Conflict                      conflict   (illegal transition, stale version, reused key)
+  x ApprovalRequired              approval_required
+  x PaymentDeclined               payment_declined
+  x RateLimited                   rate_limited
+  x Unavailable                   unavailable (not this process's venue, database down)
+
+Handlers raise these; the command executor turns them into reply envelopes. Anything else
+that escapes a handler is logged and answered `internal_error` without its text.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+class ErrorCode(StrEnum):
+    VALIDATION = "validation_error"
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    APPROVAL_REQUIRED = "approval_required"
+    PAYMENT_DECLINED = "payment_declined"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"
+    INTERNAL = "internal_error"
+
+
+class FynloError(Exception):
+    """Root of every error with a code a client may see."""
+
+    code: ClassVar[ErrorCode] = ErrorCode.INTERNAL
+    http_status: ClassVar[int] = 500
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": str(self.code), "message": self.message}
+        if self.details:
+            out["details"] = self.details
+        return out
+
+
+class ValidationError(FynloError):
+    code = ErrorCode.VALIDATION
+    http_status = 422
+
+
+class Unauthenticated(FynloError):
+    code = ErrorCode.UNAUTHENTICATED
+    http_status = 401
+
+
+class Forbidden(FynloError):
+    code = ErrorCode.FORBIDDEN
+    http_status = 403
+
+
+class NotFound(FynloError):
+    code = ErrorCode.NOT_FOUND
+    http_status = 404
+
+
+class Conflict(FynloError):
+    code = ErrorCode.CONFLICT
+    http_status = 409
+
+
+class ApprovalRequired(FynloError):
+    code = ErrorCode.APPROVAL_REQUIRED
+    http_status = 403
+
+
+class PaymentDeclined(FynloError):
+    code = ErrorCode.PAYMENT_DECLINED
+    http_status = 402
+
+
+class RateLimited(FynloError):
+    code = ErrorCode.RATE_LIMITED
+    http_status = 429
+
+
+class Unavailable(FynloError):
+    code = ErrorCode.UNAVAILABLE
+    http_status = 503
