@@ -17,21 +17,9 @@ that escapes a handler is logged and answered `internal_error` without its text.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any, ClassVar
 
-
-class ErrorCode(StrEnum):
-    VALIDATION = "validation_error"
-    UNAUTHENTICATED = "unauthenticated"
-    FORBIDDEN = "forbidden"
-    NOT_FOUND = "not_found"
-    CONFLICT = "conflict"
-    APPROVAL_REQUIRED = "approval_required"
-    PAYMENT_DECLINED = "payment_declined"
-    RATE_LIMITED = "rate_limited"
-    UNAVAILABLE = "unavailable"
-    INTERNAL = "internal_error"
+from fynlo.wire import ErrorCode as ErrorCode
 
 
 class FynloError(Exception):

@@ -1,0 +1,3 @@
+from fynlo.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,80 @@
+"""Where every command arrives, from a socket or from HTTP, and leaves as one reply."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pydantic
+
+from actors import ActorCrashed, ActorError, AskTimeout
+from fynlo.auth import permissions
+from fynlo.auth.principal import Principal
+from fynlo.commands.spec import COMMANDS, CommandSpec, invalid
+from fynlo.commands.unit import stored_reply
+from fynlo.db import Database
+from fynlo.errors import FynloError, NotFound, Unavailable, ValidationError
+from fynlo.logs import command_context
+from fynlo.runtime.entity import Envelope
+from fynlo.runtime.host import VenueHost
+from fynlo.wire import Command, ErrorCode, reply_error, reply_ok
+
+log = logging.getLogger("fynlo.commands")
+
+
+class Dispatcher:
+    def __init__(self, db: Database, host: VenueHost) -> None:
+        self.db = db
+        self.host = host
+
+    async def execute(self, principal: Principal, command: Command) -> dict[str, Any]:
+        with command_context(command.id, command.name, principal.venue_id, principal.staff_id):
+            try:
+                reply = await self._execute(principal, command)
+            except FynloError as exc:
+                reply = reply_error(command.id, str(exc.code), exc.message, exc.details or None)
+            except ActorCrashed:
+                log.error("command failed in its actor")
+                reply = reply_error(command.id, ErrorCode.INTERNAL, "the command failed; it changed nothing and may be retried")
+            except AskTimeout:
+                reply = reply_error(command.id, ErrorCode.UNAVAILABLE, "the command timed out; retry with the same id")
+            except ActorError:
+                reply = reply_error(command.id, ErrorCode.UNAVAILABLE, "the venue is restarting; retry")
+            log.info("command", extra={"ok": reply["ok"], "code": None if reply["ok"] else reply["error"]["code"]})
+            return reply
+
+    async def _execute(self, principal: Principal, command: Command) -> dict[str, Any]:
+        spec = COMMANDS.get(command.name)
+        if spec is None:
+            raise ValidationError(f"unknown command {command.name!r}", field="name")
+        permissions.check(principal, command.name)
+        args = self._args(spec, command)
+        if spec.query is not None:
+            query = spec.query
+            result = await self.db.run(lambda conn: query(conn, principal, args))
+            return reply_ok(command.id, result)
+        return await self._write(spec, principal, command, args)
+
+    @staticmethod
+    def _args(spec: CommandSpec, command: Command) -> Any:
+        try:
+            return spec.args.model_validate(command.args)
+        except pydantic.ValidationError as exc:
+            raise invalid(f"invalid args for {command.name}", exc) from None
+
+    async def _write(self, spec: CommandSpec, principal: Principal, command: Command, args: Any) -> dict[str, Any]:
+        venue_id = principal.venue_id
+        runtime = await self.host.runtime_for(venue_id)
+        if runtime is None:
+            # A replay can be answered anywhere; a new command only where the venue runs.
+            stored = await self.db.run(lambda conn: stored_reply(conn, venue_id, command))
+            if stored is not None:
+                return stored
+            holder = await self.host.owner_of(venue_id)
+            if holder is None:
+                raise NotFound("venue not found")
+            raise Unavailable(
+                "this venue runs on another server", owner=holder["owner"], address=holder["address"]
+            )
+        assert spec.actor_key is not None
+        return await runtime.ask(spec.actor_key(args, principal), Envelope(spec, principal, command, args))

@@ -1,0 +1,123 @@
+"""One command, one transaction: the rows, the venue events and the idempotency record.
+
+Runs inside a worker thread (`Database.run`). An acknowledged command is one whose
+transaction committed, so nothing a client was told "ok" about can be lost. Only successful
+replies are recorded: an error changed nothing, so re-sending it simply evaluates it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+from psycopg.types.json import Jsonb
+
+from fynlo.auth.principal import Principal
+from fynlo.errors import Conflict, Unavailable
+from fynlo.wire import Command, reply_ok
+
+# Fields that may change between a first try and its retry without making it another command.
+_NOT_HASHED = frozenset({"approval"})
+
+
+def args_hash(command: Command) -> bytes:
+    body = {k: v for k, v in command.args.items() if k not in _NOT_HASHED}
+    blob = json.dumps([command.name, body], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    venue_id: str
+    seq: int
+    name: str
+    by: str | None
+    at: datetime
+    data: Any
+
+
+@dataclass
+class Tx:
+    """What a write handler sees: the connection, who is asking, and a way to emit events."""
+
+    conn: Any
+    venue_id: str
+    principal: Principal
+    command: Command
+    lease_owner: str
+    events: list[StoredEvent] = field(default_factory=list)
+    _fenced: bool = False
+
+    def emit(self, name: str, data: Any) -> StoredEvent:
+        """Append a venue event with the next gap-free seq (the venue row stays locked to commit)."""
+        if not self._fenced:
+            self._fence()
+        row = self.conn.execute(
+            "WITH s AS (UPDATE venues SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq)"
+            " INSERT INTO events (venue_id, seq, name, data, by_staff, command_id)"
+            " SELECT %s, last_seq, %s, %s, %s, %s FROM s RETURNING seq, at",
+            (self.venue_id, self.venue_id, name, Jsonb(data), self.principal.staff_id, self.command.id),
+        ).fetchone()
+        event = StoredEvent(self.venue_id, row["seq"], name, self.principal.staff_id, row["at"], data)
+        self.events.append(event)
+        return event
+
+    def _fence(self) -> None:
+        """Refuse to write for a venue whose lease this process no longer holds.
+
+        FOR SHARE keeps another process from taking the lease until this transaction ends.
+        """
+        row = self.conn.execute(
+            "SELECT 1 FROM venue_leases WHERE venue_id = %s AND owner = %s AND expires_at > now()"
+            " FOR SHARE",
+            (self.venue_id, self.lease_owner),
+        ).fetchone()
+        if row is None:
+            raise Unavailable("this server no longer runs the venue; retry", reason="lease_lost")
+        self._fenced = True
+
+
+@dataclass(frozen=True)
+class Outcome:
+    reply: dict[str, Any]
+    events: list[StoredEvent]
+    replayed: bool
+
+
+class _Raced(Exception):
+    """Another transaction recorded the same command id first."""
+
+
+def stored_reply(conn: Any, venue_id: str, command: Command) -> dict[str, Any] | None:
+    """The first reply to this command id, or None; a reused id with other args is a conflict."""
+    row = conn.execute(
+        "SELECT name, args_hash, reply FROM idempotency WHERE venue_id = %s AND command_id = %s",
+        (venue_id, command.id),
+    ).fetchone()
+    if row is None:
+        return None
+    if row["name"] != command.name or bytes(row["args_hash"]) != args_hash(command):
+        raise Conflict(
+            "this command id was already used for a different command",
+            reason="idempotency_key_reused",
+        )
+    return row["reply"]
+
+
+def run_unit(tx: Tx, body: Callable[[Tx], Any]) -> Outcome:
+    """Run `body` and record its reply, unless this command id was seen before."""
+    previous = stored_reply(tx.conn, tx.venue_id, tx.command)
+    if previous is not None:
+        return Outcome(previous, [], True)
+    reply = reply_ok(tx.command.id, body(tx))
+    inserted = tx.conn.execute(
+        "INSERT INTO idempotency (venue_id, command_id, name, args_hash, reply)"
+        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+        (tx.venue_id, tx.command.id, tx.command.name, args_hash(tx.command), Jsonb(reply)),
+    ).fetchone()
+    if inserted is None:
+        raise _Raced
+    return Outcome(reply, tx.events, False)

@@ -1,0 +1,139 @@
+"""The demo venue: seeded once into the database, then served on loopback.
+
+The seed is idempotent: a second `make run` finds the venue and reuses it. Terminal tokens are
+shown once by design, so the demo keeps its two in var/demo-terminals.json for the simulators.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from fynlo.config import Settings
+from fynlo.demo_menu import CATEGORIES, MODIFIER_GROUPS
+
+VENUE_ID = "0f9e1c2a-5d34-4b6e-9a7f-3c8d2e1b4a60"
+OWNER_EMAIL, PASSWORD = "demo@fynlo.local", "fynlo-demo"
+MANAGER_EMAIL = "manager@fynlo.local"
+# name, role, pin, email
+STAFF = [
+    ("Olivia Owner", "owner", "9000", OWNER_EMAIL),
+    ("Maya Manager", "manager", "1111", MANAGER_EMAIL),
+    ("Sam Server", "staff", "2222", None),
+    ("Bea Bartender", "staff", "3333", None),
+    ("Theo Server", "staff", "4444", None),
+    ("Kit Kitchen", "kitchen", "5555", None),
+]
+TERMINALS = ["Front counter iPad", "Bar iPad"]
+_NS = uuid.UUID(VENUE_ID)
+
+
+def _id(*parts: str) -> str:
+    """Stable ids, so the seed can be re-run without duplicating anything."""
+    return str(uuid.uuid5(_NS, "/".join(parts)))
+
+
+def _seed_menu(conn: psycopg.Connection) -> None:
+    groups: dict[str, str] = {}
+    for name, (lo, hi, options) in MODIFIER_GROUPS.items():
+        gid = groups[name] = _id("group", name)
+        conn.execute("INSERT INTO modifier_groups (id, venue_id, name, min_choices, max_choices)"
+                     " VALUES (%s, %s, %s, %s, %s)", (gid, VENUE_ID, name, lo, hi))
+        for pos, (option, delta) in enumerate(options):
+            conn.execute("INSERT INTO modifier_options (id, group_id, name, price_delta, position)"
+                         " VALUES (%s, %s, %s, %s, %s)", (_id("option", name, option), gid, option, delta, pos))
+    for cpos, (category, station, items) in enumerate(CATEGORIES):
+        cid = _id("category", category)
+        conn.execute("INSERT INTO menu_categories (id, venue_id, name, station, position)"
+                     " VALUES (%s, %s, %s, %s, %s)", (cid, VENUE_ID, category, station, cpos))
+        for ipos, (item, price, vat_in, vat_out, allergens, item_groups) in enumerate(items):
+            iid = _id("item", item)
+            conn.execute(
+                "INSERT INTO menu_items (id, venue_id, category_id, name, price, vat_eat_in, vat_takeaway,"
+                " sku, allergens, position) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (iid, VENUE_ID, cid, item, price, vat_in, vat_out, f"SKU{cpos}{ipos:02d}", allergens, ipos),
+            )
+            for gpos, group in enumerate(item_groups):
+                conn.execute("INSERT INTO menu_item_modifier_groups (item_id, group_id, position)"
+                             " VALUES (%s, %s, %s)", (iid, groups[group], gpos))
+
+
+def seed(settings: Settings, url: str) -> dict[str, Any]:
+    """Create the demo venue if missing; return what the banner shows."""
+    from fynlo.auth.staff import create_staff
+    from fynlo.auth.terminals import register_terminal
+
+    tokens_file = settings.var_dir / "demo-terminals.json"
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        with conn.transaction():
+            exists = conn.execute("SELECT 1 FROM venues WHERE id = %s", (VENUE_ID,)).fetchone()
+            if not exists:
+                conn.execute(
+                    "INSERT INTO venues (id, name, settings) VALUES (%s, %s, %s)",
+                    (VENUE_ID, "The Fynlo Arms", json.dumps({"address": "1 Demo Street, London", "currency": "GBP",
+                                                             "timezone": "Europe/London"})),
+                )
+                for name, role, pin, email in STAFF:
+                    create_staff(conn, settings, VENUE_ID, name=name, role=role, pin=pin, email=email,
+                                 password=PASSWORD if email else None)
+                _seed_menu(conn)
+                tokens_file.unlink(missing_ok=True)
+            if not tokens_file.exists():
+                owner = conn.execute("SELECT id FROM staff WHERE venue_id = %s AND role = 'owner'",
+                                     (VENUE_ID,)).fetchone()["id"]
+                terminals = []
+                for name in TERMINALS:
+                    terminal_id, token = register_terminal(conn, VENUE_ID, name, owner)
+                    terminals.append({"name": name, "terminal_id": terminal_id, "terminal_token": token})
+                tokens_file.parent.mkdir(parents=True, exist_ok=True)
+                tokens_file.write_text(json.dumps(terminals, indent=2))
+                tokens_file.chmod(0o600)
+    return {"terminals": json.loads(tokens_file.read_text())}
+
+
+def banner(settings: Settings, seeded: dict[str, Any]) -> str:
+    base = f"http://{settings.host}:{settings.port}"
+    lines = [
+        "",
+        "Fynlo demo venue: The Fynlo Arms",
+        f"  server        {base}",
+        f"  health        {base}/healthz   ready: {base}/readyz",
+        f"  API docs      {base}/docs      OpenAPI: {base}/openapi.json",
+        f"  terminals     ws://{settings.host}:{settings.port}/ws/terminal",
+        f"  owner login   {OWNER_EMAIL} / {PASSWORD}  (manager: {MANAGER_EMAIL} / {PASSWORD})",
+        "  staff PINs    " + ", ".join(f"{name} ({role}) {pin}" for name, role, pin, _ in STAFF),
+    ]
+    for t in seeded["terminals"]:
+        lines.append(f"  terminal      {t['name']}: id {t['terminal_id']} token {t['terminal_token']}")
+    lines += ["  Ctrl-C stops everything.", ""]
+    return "\n".join(lines)
+
+
+def run_demo(settings: Settings, url: str) -> int:
+    import trio
+
+    from fynlo import logs
+    from fynlo.db import apply_migrations
+    from fynlo.server import serve_forever
+
+    settings = replace(settings, host="127.0.0.1")  # the demo listens on loopback only
+    logs.configure(settings.log_level)
+    apply_migrations(url)
+    seeded = seed(settings, url)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(serve_forever, settings, url)
+            print(banner(settings, seeded), flush=True)
+
+    try:
+        trio.run(main)
+    except KeyboardInterrupt:
+        pass
+    return 0

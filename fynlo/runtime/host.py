@@ -1,0 +1,120 @@
+"""The venues this process runs: claims their leases, starts and stops their runtimes."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from fynlo.bus import EventBus
+from fynlo.config import Settings
+from fynlo.db import Database
+from fynlo.errors import Unavailable
+from fynlo.runtime import lease
+from fynlo.runtime.venue import VenueRuntime
+
+log = logging.getLogger("fynlo.host")
+
+
+@dataclass
+class _Running:
+    runtime: VenueRuntime
+    scope: trio.CancelScope
+
+
+class VenueHost:
+    def __init__(self, db: Database, bus: EventBus, settings: Settings, *, address: str = "") -> None:
+        self.db = db
+        self.bus = bus
+        self.settings = settings
+        self.owner = settings.instance_name
+        self.address = address
+        self._running: dict[str, _Running] = {}
+        self._nursery: trio.Nursery | None = None
+        self._valid_until = 0.0
+        self._claiming: dict[str, trio.Event] = {}
+
+    @property
+    def venues(self) -> dict[str, VenueRuntime]:
+        return {venue_id: r.runtime for venue_id, r in self._running.items()}
+
+    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                await self._renew()
+                task_status.started()
+                while True:
+                    await trio.sleep(self.settings.lease_renew_s)
+                    await self._renew()
+        finally:
+            with trio.CancelScope(shield=True):
+                with trio.move_on_after(2):
+                    try:
+                        await self.db.run(lambda conn: lease.release(conn, self.owner))
+                    except Unavailable:
+                        pass
+
+    async def _renew(self) -> None:
+        ttl = self.settings.lease_ttl_s
+        try:
+            held = await self.db.run(lambda conn: lease.claim_all(conn, self.owner, self.address, ttl))
+        except Unavailable:
+            if trio.current_time() > self._valid_until and self._running:
+                log.error("lost the database past the lease time; stopping every venue")
+                for venue_id in list(self._running):
+                    self._stop(venue_id)
+            return
+        self._valid_until = trio.current_time() + ttl - self.settings.lease_renew_s
+        for venue_id in held - self._running.keys():
+            await self._start(venue_id)
+        for venue_id in self._running.keys() - held:
+            log.warning("venue lease lost", extra={"venue_id": venue_id})
+            self._stop(venue_id)
+
+    async def _start(self, venue_id: str) -> None:
+        assert self._nursery is not None
+        runtime = VenueRuntime(venue_id, db=self.db, bus=self.bus, settings=self.settings, lease_owner=self.owner)
+        scope = trio.CancelScope()
+
+        async def supervised(*, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+            with scope:
+                await runtime.run(task_status=task_status)
+
+        self._running[venue_id] = _Running(runtime, scope)
+        try:
+            await self._nursery.start(supervised)
+        except Unavailable:
+            self._running.pop(venue_id, None)
+            raise
+
+    def _stop(self, venue_id: str) -> None:
+        running = self._running.pop(venue_id, None)
+        if running is not None:
+            running.scope.cancel()
+
+    async def runtime_for(self, venue_id: str) -> VenueRuntime | None:
+        """This process's runtime for the venue, claiming a free lease on the spot if it can."""
+        running = self._running.get(venue_id)
+        if running is not None:
+            return running.runtime
+        if venue_id in self._claiming:  # another command is claiming it right now
+            await self._claiming[venue_id].wait()
+            running = self._running.get(venue_id)
+            return running.runtime if running else None
+        done = self._claiming[venue_id] = trio.Event()
+        try:
+            ttl = self.settings.lease_ttl_s
+            got = await self.db.run(lambda conn: lease.claim_one(conn, venue_id, self.owner, self.address, ttl))
+            if got and venue_id not in self._running:
+                await self._start(venue_id)
+        finally:
+            del self._claiming[venue_id]
+            done.set()
+        running = self._running.get(venue_id)
+        return running.runtime if running else None
+
+    async def owner_of(self, venue_id: str) -> dict[str, Any] | None:
+        return await self.db.run(lambda conn: lease.holder(conn, venue_id))

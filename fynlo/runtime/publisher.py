@@ -1,0 +1,95 @@
+"""One publisher per venue: committed events go out on the bus in `seq` order.
+
+Actors hand over events after their commit, in whatever order their commits returned. The
+publisher holds a later seq back until the earlier ones arrive; a seq that does not come
+(an actor died between commit and hand-over) is read back from the events table, which has
+it: commits of one venue happen in seq order under the venue row lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import trio
+
+from fynlo.bus import EventBus
+from fynlo.commands.unit import StoredEvent
+from fynlo.db import Database
+from fynlo.errors import Unavailable
+from fynlo.events import read_events, venue_seq, venue_topic
+from fynlo.wire import encode, event
+
+log = logging.getLogger("fynlo.publisher")
+
+_GAP_WAIT_S = 0.2
+_BACKLOG = 10_000
+
+
+def bus_payload(ev: StoredEvent) -> bytes:
+    """`<seq>\\n<event frame>`: subscribers order by the seq without decoding the frame."""
+    frame = encode(event(ev.seq, ev.name, ev.by, ev.at.isoformat(), ev.data))
+    return f"{ev.seq}\n{frame}".encode()
+
+
+def tick_payload(seq: int) -> bytes:
+    """Says "the venue is at seq N" with no frame: subscribers behind it read the gap."""
+    return f"{seq}\n".encode()
+
+
+class Publisher:
+    def __init__(self, venue_id: str, db: Database, bus: EventBus) -> None:
+        self.venue_id = venue_id
+        self._db = db
+        self._bus = bus
+        self._send, self._recv = trio.open_memory_channel[StoredEvent](_BACKLOG)
+        self._next = 0
+
+    def committed(self, events: list[StoredEvent]) -> None:
+        """Hand over events just committed; never blocks an actor."""
+        for ev in events:
+            try:
+                self._send.send_nowait(ev)
+            except trio.WouldBlock:
+                log.warning("publisher backlog full; subscribers will read from the events table")
+
+    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        current = await self._db.run(lambda conn: venue_seq(conn, self.venue_id))
+        self._next = current + 1
+        task_status.started()
+        # A new owner announces where the venue stands, so a terminal that missed the
+        # last events of a crashed owner reads them now rather than at the next event.
+        await self._publish(tick_payload(current))
+        held: dict[int, StoredEvent] = {}
+        while True:
+            with trio.move_on_after(_GAP_WAIT_S if held else float("inf")) as waited:
+                ev = await self._recv.receive()
+                if ev.seq >= self._next:
+                    held[ev.seq] = ev
+            if waited.cancelled_caught:
+                await self._fill_gap(held)
+            await self._drain(held)
+
+    async def _drain(self, held: dict[int, StoredEvent]) -> None:
+        while self._next in held:
+            ev = held.pop(self._next)
+            self._next += 1
+            await self._publish(bus_payload(ev))
+
+    async def _fill_gap(self, held: dict[int, StoredEvent]) -> None:
+        upto = min(held)
+        try:
+            missing = await self._db.run(
+                lambda conn: read_events(conn, self.venue_id, self._next - 1, upto - 1)
+            )
+        except Unavailable:
+            return  # try again after the next wait
+        for ev in missing:
+            held.setdefault(ev.seq, ev)
+
+    async def _publish(self, payload: bytes) -> None:
+        try:
+            await self._bus.publish(venue_topic(self.venue_id), payload)
+        except Unavailable:
+            # Subscribers notice the gap at the next event or when the bus comes back.
+            log.warning("bus unavailable; event left for subscribers to read from the database")

@@ -1,0 +1,62 @@
+"""Start the whole server in one Trio run: database, bus, venue host, socket hub, HTTP."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve
+
+import fynlo.menu.commands  # noqa: F401  (importing a commands module registers its commands)
+import fynlo.venues.commands  # noqa: F401
+from fynlo.bus import open_bus
+from fynlo.commands.dispatch import Dispatcher
+from fynlo.config import Settings
+from fynlo.db import Database
+from fynlo.ratelimit import open_rate_limiter
+from fynlo.runtime.host import VenueHost
+from fynlo.web.app import create_app
+from fynlo.web.context import Services
+from fynlo.web.hub import Hub
+
+log = logging.getLogger("fynlo.server")
+
+
+@asynccontextmanager
+async def running_services(settings: Settings, database_url: str) -> AsyncIterator[Services]:
+    """Everything but the HTTP listener, started in order and stopped in reverse."""
+    async with (
+        Database.open(database_url, size=settings.db_pool_size) as db,
+        open_bus(settings.redis_url) as bus,
+        open_rate_limiter(settings.redis_url) as limiter,
+        trio.open_nursery() as nursery,
+    ):
+        svc = Services(settings=settings, db=db, bus=bus, limiter=limiter)
+        host = VenueHost(db, bus, settings, address=f"http://{settings.host}:{settings.port}")
+        hub = Hub(db, bus)
+        await nursery.start(hub.run)
+        await nursery.start(host.run)
+        svc.extras.update(host=host, hub=hub, dispatcher=Dispatcher(db, host))
+        yield svc
+        nursery.cancel_scope.cancel()
+
+
+def hypercorn_config(settings: Settings) -> Config:
+    config = Config()
+    config.bind = [f"{settings.host}:{settings.port}"]
+    config.websocket_max_message_size = settings.max_frame_bytes
+    config.accesslog = None
+    config.graceful_timeout = 3.0
+    return config
+
+
+async def serve_forever(settings: Settings, database_url: str, *,
+                        task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
+    """Serve until cancelled; `task_status.started` gets the bound addresses."""
+    async with running_services(settings, database_url) as svc:
+        app = create_app(svc)
+        log.info("listening", extra={"url": f"http://{settings.host}:{settings.port}"})
+        await serve(app, hypercorn_config(settings), task_status=task_status)  # type: ignore[arg-type]

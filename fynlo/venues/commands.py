@@ -1,0 +1,100 @@
+"""venue.get and venue.update."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+from psycopg.types.json import Jsonb
+from pydantic import Field, model_validator
+
+from fynlo.auth.principal import Principal
+from fynlo.commands.spec import Args, invalid, query, write
+from fynlo.commands.unit import Tx
+from fynlo.errors import Conflict, NotFound
+from fynlo.runtime.entity import loader
+from fynlo.venues.model import ServiceCharge, VenueSettings
+
+
+class Venue:
+    """The venue actor's state: its settings and their version."""
+
+    __slots__ = ("id", "settings", "version")
+
+    def __init__(self, id: str, settings: VenueSettings, version: int) -> None:
+        self.id = id
+        self.settings = settings
+        self.version = version
+
+    def view(self) -> dict[str, Any]:
+        return {"id": self.id, "version": self.version, **self.settings.model_dump()}
+
+
+def _read(conn: Any, venue_id: str) -> Venue | None:
+    row = conn.execute("SELECT id, name, settings, version FROM venues WHERE id = %s", (venue_id,)).fetchone()
+    if row is None:
+        return None
+    return Venue(str(row["id"]), VenueSettings(name=row["name"], **row["settings"]), row["version"])
+
+
+@loader("venue")
+def load_venue(conn: Any, venue_id: str, entity_id: str) -> Venue | None:
+    return _read(conn, venue_id) if entity_id == venue_id else None
+
+
+def save_settings(conn: Any, venue_id: str, settings: VenueSettings, version: int) -> None:
+    """Write a venue's settings (the name has its own column)."""
+    rest = settings.model_dump(exclude={"name"})
+    conn.execute(
+        "UPDATE venues SET name = %s, settings = %s, version = %s WHERE id = %s",
+        (settings.name, Jsonb(rest), version, venue_id),
+    )
+
+
+class VenueGetArgs(Args):
+    pass
+
+
+@query("venue.get", VenueGetArgs)
+def venue_get(conn: Any, principal: Principal, args: VenueGetArgs) -> dict[str, Any]:
+    venue = _read(conn, principal.venue_id)
+    if venue is None:
+        raise NotFound("venue not found")
+    return venue.view()
+
+
+class VenueUpdateArgs(Args):
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    address: str | None = Field(default=None, max_length=500)
+    tax_id: str | None = None
+    currency: str | None = None
+    timezone: str | None = None
+    service_charge: ServiceCharge | None = None
+    gratuity_options: list[str] | None = None
+    fees_to_customer: bool | None = None
+    expected_version: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _something(self) -> "VenueUpdateArgs":
+        if not self.model_fields_set - {"expected_version"}:
+            raise ValueError("nothing to update")
+        return self
+
+
+@write("venue.update", VenueUpdateArgs, actor=lambda args, p: ("venue", p.venue_id))
+def venue_update(tx: Tx, venue: Venue | None, args: VenueUpdateArgs) -> tuple[dict[str, Any], Venue]:
+    if venue is None:
+        raise NotFound("venue not found")
+    if args.expected_version is not None and args.expected_version != venue.version:
+        raise Conflict("the venue changed since you read it", reason="stale_version",
+                       expected=args.expected_version, actual=venue.version)
+    changes = args.model_dump(exclude_unset=True, exclude={"expected_version"})
+    try:
+        merged = VenueSettings.model_validate({**venue.settings.model_dump(), **changes})
+    except pydantic.ValidationError as exc:
+        raise invalid("invalid venue settings", exc) from None
+    updated = Venue(venue.id, merged, venue.version + 1)
+    save_settings(tx.conn, venue.id, merged, updated.version)
+    view = updated.view()
+    tx.emit("venue.updated", view)
+    return view, updated

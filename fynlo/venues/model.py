@@ -1,0 +1,82 @@
+"""A venue's settings: what `venue.get` shows and `venue.update` changes (pure rules)."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# ISO 4217 codes with their minor-unit exponent; money is stored in minor units of these.
+CURRENCIES: dict[str, int] = {
+    "GBP": 2, "EUR": 2, "USD": 2, "CAD": 2, "AUD": 2, "NZD": 2, "CHF": 2, "SEK": 2, "NOK": 2,
+    "DKK": 2, "PLN": 2, "CZK": 2, "HUF": 2, "JPY": 0, "ISK": 0, "KRW": 0,
+}
+
+
+def _rate(value: str) -> str:
+    """A percentage as a string with at most two decimals, 0–100 (e.g. "12.50")."""
+    try:
+        rate = Decimal(value)
+    except (InvalidOperation, TypeError):
+        raise ValueError("must be a percentage such as \"12.50\"") from None
+    if not rate.is_finite() or rate < 0 or rate > 100 or rate.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise ValueError("must be between 0 and 100 with at most two decimals")
+    return f"{rate:.2f}"
+
+
+class ServiceCharge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rate: str = "12.50"
+    auto_min_covers: int | None = Field(default=None, ge=1, le=999)  # applied from this party size
+    mandatory: bool = False  # mandatory charges bear VAT; discretionary ones do not
+
+    _check_rate = field_validator("rate")(classmethod(lambda cls, v: _rate(v)))
+
+
+class VenueSettings(BaseModel):
+    """Everything a manager can set; defaults describe a UK venue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=120)
+    address: str = Field(default="", max_length=500)
+    tax_id: str = Field(default="", max_length=40)
+    currency: str = "GBP"
+    timezone: str = "Europe/London"
+    service_charge: ServiceCharge = ServiceCharge()
+    gratuity_options: list[str] = ["0.00", "5.00", "10.00", "20.00"]
+    fees_to_customer: bool = False
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        code = value.upper()
+        if code not in CURRENCIES:
+            raise ValueError(f"unsupported currency {value!r}")
+        return code
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("tax_id")
+    @classmethod
+    def _tax_id(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z0-9 \-]+", value):
+            raise ValueError("may hold letters, digits, spaces and dashes only")
+        return value
+
+    @field_validator("gratuity_options")
+    @classmethod
+    def _gratuity(cls, value: list[str]) -> list[str]:
+        if len(value) > 6:
+            raise ValueError("at most 6 options")
+        return [_rate(v) for v in value]

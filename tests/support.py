@@ -1,0 +1,75 @@
+"""Test helpers: a venue with its staff, a real server on a free port."""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from typing import AsyncIterator
+
+import trio
+
+from fynlo.auth.staff import create_staff
+from fynlo.auth.terminals import register_terminal
+from fynlo.auth.tokens import mint_access
+from fynlo.config import Settings
+from fynlo.db import Database
+
+SECRET = "test-secret-key-for-fynlo-tests-only"
+
+
+def test_settings(**changes: object) -> Settings:
+    base = Settings(secret_key=SECRET, port=0, lease_ttl_s=3.0, lease_renew_s=0.5, ask_timeout_s=5.0,
+                    instance_name=f"test-{uuid.uuid4().hex[:6]}")
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+@dataclass
+class Person:
+    staff_id: str
+    role: str
+    pin: str
+    token: str
+
+
+@dataclass
+class VenueKit:
+    venue_id: str
+    terminal_id: str
+    terminal_token: str
+    people: dict[str, Person] = field(default_factory=dict)
+
+    def token(self, role: str) -> str:
+        return self.people[role].token
+
+
+async def make_venue(db: Database, settings: Settings, name: str = "Test Venue") -> VenueKit:
+    """A venue with an owner, a manager, a staff member, a kitchen account and one terminal."""
+    venue_id = str(uuid.uuid4())
+    pins = {"owner": "9001", "manager": "1001", "staff": "2001", "kitchen": "3001"}
+
+    def work(conn):  # type: ignore[no-untyped-def]
+        conn.execute("INSERT INTO venues (id, name) VALUES (%s, %s)", (venue_id, name))
+        ids = {role: create_staff(conn, settings, venue_id, name=f"{role} one", role=role, pin=pin)
+               for role, pin in pins.items()}
+        terminal_id, terminal_token = register_terminal(conn, venue_id, "Till 1", ids["manager"])
+        return ids, terminal_id, terminal_token
+
+    ids, terminal_id, terminal_token = await db.run(work)
+    kit = VenueKit(venue_id, terminal_id, terminal_token)
+    for role, staff_id in ids.items():
+        token, _ = mint_access(settings, staff_id=staff_id, venue_id=venue_id, role=role,
+                               terminal_id=terminal_id, family_id=None)
+        kit.people[role] = Person(staff_id, role, pins[role], token)
+    return kit
+
+
+@asynccontextmanager
+async def running_server(settings: Settings, database_url: str) -> AsyncIterator[str]:
+    """Serve on a free loopback port; yield the base URL (http://127.0.0.1:PORT)."""
+    from fynlo.server import serve_forever
+
+    async with trio.open_nursery() as nursery:
+        binds = await nursery.start(serve_forever, settings, database_url)
+        yield binds[0]
+        nursery.cancel_scope.cancel()
