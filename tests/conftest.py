@@ -68,3 +68,27 @@ def redis_url() -> str:
 def namespace() -> str:
     """A key/channel prefix unique to this test, so runs sharing one Redis never meet."""
     return f"fynlo-test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def settings():  # type: ignore[no-untyped-def]
+    from tests.support import make_settings
+
+    return make_settings()
+
+
+@pytest.fixture
+async def kit(db: Database, settings):  # type: ignore[no-untyped-def]
+    """A fresh venue with one person of each role and a registered terminal."""
+    from tests.support import make_venue
+
+    return await make_venue(db, settings)
+
+
+@pytest.fixture
+async def server(database_url: str, settings) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
+    """A real server on a free loopback port (in-process bus); yields its base URL."""
+    from tests.support import running_server
+
+    async with running_server(settings, database_url) as base_url:
+        yield base_url

@@ -18,7 +18,7 @@ from fynlo.db import Database
 SECRET = "test-secret-key-for-fynlo-tests-only"
 
 
-def test_settings(**changes: object) -> Settings:
+def make_settings(**changes: object) -> Settings:
     base = Settings(secret_key=SECRET, port=0, lease_ttl_s=3.0, lease_renew_s=0.5, ask_timeout_s=5.0,
                     instance_name=f"test-{uuid.uuid4().hex[:6]}")
     return replace(base, **changes)  # type: ignore[arg-type]

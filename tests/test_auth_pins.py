@@ -11,7 +11,7 @@ from fynlo.auth.terminals import revoke_terminal
 from fynlo.config import Settings
 from fynlo.db import Database
 from fynlo.errors import Conflict, RateLimited, Unauthenticated, ValidationError
-from test_auth_support import add_staff, add_terminal, events_named, new_venue, settings  # noqa: F401
+from tests.test_auth_support import add_staff, add_terminal, events_named, new_venue
 
 
 async def test_pin_login_binds_the_tokens_to_the_terminal(db: Database, settings: Settings) -> None:
@@ -91,9 +91,12 @@ async def test_locks_expire(db: Database, settings: Settings) -> None:
     for _ in range(pins.VENUE_MAX_FAILURES):
         with pytest.raises(Unauthenticated):
             await login_pin(db, settings, token, "0000")
-    await db.run(lambda c: c.execute(
-        "UPDATE pin_locks SET locked_until = now() - interval '1 second', started_at = started_at - interval '15 minutes'"
-        " WHERE venue_id = %s", (venue,)))
+    def sixteen_minutes_pass(conn):  # type: ignore[no-untyped-def]
+        conn.execute("UPDATE pin_failures SET at = at - interval '16 minutes' WHERE venue_id = %s", (venue,))
+        conn.execute("UPDATE pin_locks SET started_at = started_at - interval '16 minutes',"
+                     " locked_until = locked_until - interval '16 minutes' WHERE venue_id = %s", (venue,))
+
+    await db.run(sixteen_minutes_pass)
     await login_pin(db, settings, token, "1111")
     with pytest.raises(Unauthenticated):  # the old failures no longer count: one more does not relock
         await login_pin(db, settings, token, "0000")

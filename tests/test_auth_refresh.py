@@ -12,7 +12,7 @@ from fynlo.auth.refresh import Session, open_session, rotate
 from fynlo.config import Settings
 from fynlo.db import Database
 from fynlo.errors import Unauthenticated
-from test_auth_support import add_staff, add_terminal, events_named, new_venue, settings  # noqa: F401
+from tests.test_auth_support import add_staff, add_terminal, events_named, new_venue
 
 
 async def _signed_in(db: Database, settings: Settings, terminal: bool = False) -> tuple[str, Session]:

@@ -1,6 +1,7 @@
 """Shared helpers for the auth tests: a venue of their own per test, staff, terminals, an app.
 
-Each test makes its own venue, so tests never see each other's staff, PINs or lockouts.
+Each test makes its own venue, so tests never see each other's staff, PINs or lockouts. The
+`settings` fixture (tests/conftest.py) carries a test secret key.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ import uuid
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
-import pytest
 from quart.typing import TestClientProtocol
 
 from fynlo.auth.staff import create_staff
@@ -21,11 +21,6 @@ from fynlo.web.app import create_app
 from fynlo.web.context import Services
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def settings() -> Settings:
-    return Settings(secret_key="test-secret")
 
 
 async def new_venue(db: Database, name: str = "Test venue") -> str:

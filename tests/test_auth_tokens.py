@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import jwt
 import pytest
@@ -12,7 +13,7 @@ from fynlo.auth.tokens import decode_access, mint_access
 from fynlo.config import Settings
 from fynlo.db import Database
 from fynlo.errors import Unauthenticated
-from test_auth_support import add_staff, add_terminal, new_venue, settings  # noqa: F401
+from tests.test_auth_support import add_staff, add_terminal, new_venue
 
 
 def _mint(settings: Settings, staff_id: str, venue_id: str, **kw: object) -> str:
@@ -45,7 +46,7 @@ async def test_forged_tokens_are_refused(settings: Settings) -> None:
     forged = [
         jwt.encode(_claims(venue, staff), None, algorithm="none"),
         jwt.encode(_claims(venue, staff), "another-key-of-a-decent-length-32b", algorithm="HS256"),
-        jwt.encode(_claims(venue, staff), b"test-secret", algorithm="HS256"),  # the raw secret is not the key
+        jwt.encode(_claims(venue, staff), settings.secret_key.encode(), algorithm="HS256"),  # not the derived key
         _mint(Settings(secret_key="other-secret"), staff, venue),
         "not.a.jwt",
         "",
@@ -80,7 +81,7 @@ async def test_expired_token_is_refused(db: Database, settings: Settings) -> Non
     with pytest.raises(Unauthenticated) as caught:
         await authenticate(db, settings, _mint(settings, staff, venue, now=time.time() - 3600))
     assert caught.value.details["reason"] == "token_expired"
-    short = Settings(secret_key="test-secret", access_token_ttl_s=-60)  # expired beyond the leeway
+    short = replace(settings, access_token_ttl_s=-60)  # expired beyond the leeway
     with pytest.raises(Unauthenticated):
         await authenticate(db, short, _mint(short, staff, venue))
 
