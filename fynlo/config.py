@@ -38,6 +38,7 @@ class Settings:
     var_dir: Path = Path("var")
     database_url: str | None = None      # None: a private cluster in var_dir
     redis_url: str | None = None         # None: the in-process bus (one instance)
+    redis_namespace: str = "fynlo"       # prefix of every Redis key and channel (several deployments may share one Redis)
     secret_key: str = ""                 # signs tokens and keys the PIN lookup hash
     db_pool_size: int = 10
     access_token_ttl_s: int = 15 * 60
@@ -63,6 +64,7 @@ class Settings:
             var_dir=var_dir,
             database_url=env.get("FYNLO_DATABASE_URL") or None,
             redis_url=env.get("FYNLO_REDIS_URL") or None,
+            redis_namespace=env.get("FYNLO_REDIS_NAMESPACE") or "fynlo",
             secret_key=env.get("FYNLO_SECRET_KEY") or "",
             db_pool_size=_int(env, "FYNLO_DB_POOL_SIZE", 10),
             access_token_ttl_s=_int(env, "FYNLO_ACCESS_TOKEN_TTL", 15 * 60),

@@ -145,7 +145,9 @@ class RedisRateLimiter:
     """Counts shared by every instance: one Lua script per hit, so the check and the count
     are atomic. Keys live under `{namespace}:ratelimit:` and expire after two windows."""
 
-    def __init__(self, client: coredis.Redis[bytes], *, namespace: str, timeout_s: float = 1.0) -> None:
+    def __init__(
+        self, client: coredis.Redis[bytes], *, namespace: str, timeout_s: float = 1.0
+    ) -> None:
         self._script = client.register_script(_HIT_LUA)
         self._prefix = f"{namespace}:ratelimit"
         self._timeout_s = timeout_s
@@ -155,18 +157,21 @@ class RedisRateLimiter:
         window_ms = max(1, round(window_s * 1000))
         try:
             with trio.fail_after(self._timeout_s):
-                wait_ms = await self._script(
+                wait_ms: int = await self._script(
                     keys=[f"{self._prefix}:{window_ms}:{key}"], args=[limit, window_ms]
                 )
         except (RedisError, OSError, trio.TooSlowError) as exc:
             raise Unavailable("the rate limiter (Redis) is not reachable") from exc
         if wait_ms:
-            raise _rejected(int(wait_ms) / 1000)
+            raise _rejected(wait_ms / 1000)
 
 
 @asynccontextmanager
-async def open_rate_limiter(redis_url: str | None, namespace: str = "fynlo") -> AsyncIterator[RateLimiter]:
-    """Yield the Redis limiter when `redis_url` is given (shared by all instances), else one in memory."""
+async def open_rate_limiter(
+    redis_url: str | None, namespace: str = "fynlo"
+) -> AsyncIterator[RateLimiter]:
+    """Yield the Redis limiter (counts shared by all instances) when `redis_url` is given,
+    else one in memory."""
     if not redis_url:
         yield MemoryRateLimiter()
         return

@@ -30,8 +30,8 @@ async def running_services(settings: Settings, database_url: str) -> AsyncIterat
     """Everything but the HTTP listener, started in order and stopped in reverse."""
     async with (
         Database.open(database_url, size=settings.db_pool_size) as db,
-        open_bus(settings.redis_url) as bus,
-        open_rate_limiter(settings.redis_url) as limiter,
+        open_bus(settings.redis_url, settings.redis_namespace) as bus,
+        open_rate_limiter(settings.redis_url, settings.redis_namespace) as limiter,
         trio.open_nursery() as nursery,
     ):
         svc = Services(settings=settings, db=db, bus=bus, limiter=limiter)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 import trio
 
@@ -73,3 +73,58 @@ async def running_server(settings: Settings, database_url: str) -> AsyncIterator
         binds = await nursery.start(serve_forever, settings, database_url)
         yield binds[0]
         nursery.cancel_scope.cancel()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@asynccontextmanager
+async def server_process(database_url: str, *, instance: str, redis_url: str | None = None,
+                         redis_namespace: str = "fynlo") -> AsyncIterator[tuple[str, trio.Process]]:
+    """`fynlo serve` as a separate process (so a test can kill -9 it); yield its URL and process."""
+    import os
+    import sys
+
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "FYNLO_DATABASE_URL": database_url, "FYNLO_PORT": str(port),
+           "FYNLO_SECRET_KEY": SECRET, "FYNLO_INSTANCE_NAME": instance, "FYNLO_LOG_LEVEL": "WARNING"}
+    if redis_url:
+        env["FYNLO_REDIS_URL"] = redis_url
+        env["FYNLO_REDIS_NAMESPACE"] = redis_namespace
+    proc = await trio.lowlevel.open_process([sys.executable, "-m", "fynlo", "serve"], env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with trio.fail_after(30):
+            async with httpx.AsyncClient(base_url=base) as http:
+                while True:
+                    try:
+                        if (await http.get("/readyz")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    if proc.returncode is not None:
+                        raise RuntimeError(f"fynlo serve exited with {proc.returncode}")
+                    await trio.sleep(0.1)
+        yield base, proc
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        with trio.CancelScope(shield=True):
+            await proc.wait()
+
+
+async def kill_bus_connections(admin: Any, namespace: str, kind: Any) -> int:
+    """Cut the Redis connections of `kind` belonging to the bus of `namespace`, server-side
+    (never other test runs' connections on the same Redis)."""
+    killed = 0
+    for client in await admin.client_list(type_=kind):
+        if client["name"] == f"{namespace}-bus":
+            killed += int(await admin.client_kill(identifier=int(client["id"])))
+    return killed

@@ -55,13 +55,21 @@ async def test_malformed_pins_are_validation_errors(db: Database, settings: Sett
             await add_staff(db, settings, venue, pin=bad)
 
 
-async def test_five_wrong_pins_lock_the_terminal(db: Database, settings: Settings) -> None:
+async def _venue_with_pin(db: Database, settings: Settings, pin: str, terminals: int = 1) -> tuple[str, list[str]]:
     venue = await new_venue(db)
-    await add_staff(db, settings, venue, pin="2468")
-    _, token = await add_terminal(db, venue)
-    for _ in range(pins.TERMINAL_MAX_FAILURES):
+    await add_staff(db, settings, venue, pin=pin)
+    return venue, [(await add_terminal(db, venue))[1] for _ in range(terminals)]
+
+
+async def _wrong_pins(db: Database, settings: Settings, tokens: list[str]) -> None:
+    for token in tokens:
         with pytest.raises(Unauthenticated):
             await login_pin(db, settings, token, "0000")
+
+
+async def test_five_wrong_pins_lock_the_terminal(db: Database, settings: Settings) -> None:
+    venue, [token] = await _venue_with_pin(db, settings, "2468")
+    await _wrong_pins(db, settings, [token] * pins.TERMINAL_MAX_FAILURES)
     with pytest.raises(RateLimited) as caught:
         await login_pin(db, settings, token, "2468")  # the right PIN, but locked
     assert 0 < caught.value.details["retry_after"] <= pins.LOCK_S
@@ -71,12 +79,8 @@ async def test_five_wrong_pins_lock_the_terminal(db: Database, settings: Setting
 
 
 async def test_failures_across_terminals_lock_the_venue(db: Database, settings: Settings) -> None:
-    venue = await new_venue(db)
-    await add_staff(db, settings, venue, pin="1357")
-    (_, t1), (_, t2), (_, t3) = [await add_terminal(db, venue) for _ in range(3)]
-    for token in [t1, t1, t2, t2, t3]:
-        with pytest.raises(Unauthenticated):
-            await login_pin(db, settings, token, "9999")
+    venue, (t1, t2, t3) = await _venue_with_pin(db, settings, "1357", terminals=3)
+    await _wrong_pins(db, settings, [t1, t1, t2, t2, t3])
     for token in (t1, t2, t3):
         with pytest.raises(RateLimited):
             await login_pin(db, settings, token, "1357")
@@ -85,12 +89,9 @@ async def test_failures_across_terminals_lock_the_venue(db: Database, settings: 
 
 
 async def test_locks_expire(db: Database, settings: Settings) -> None:
-    venue = await new_venue(db)
-    await add_staff(db, settings, venue, pin="1111")
-    _, token = await add_terminal(db, venue)
-    for _ in range(pins.VENUE_MAX_FAILURES):
-        with pytest.raises(Unauthenticated):
-            await login_pin(db, settings, token, "0000")
+    venue, [token] = await _venue_with_pin(db, settings, "1111")
+    await _wrong_pins(db, settings, [token] * pins.VENUE_MAX_FAILURES)
+
     def sixteen_minutes_pass(conn):  # type: ignore[no-untyped-def]
         conn.execute("UPDATE pin_failures SET at = at - interval '16 minutes' WHERE venue_id = %s", (venue,))
         conn.execute("UPDATE pin_locks SET started_at = started_at - interval '16 minutes',"
@@ -98,8 +99,7 @@ async def test_locks_expire(db: Database, settings: Settings) -> None:
 
     await db.run(sixteen_minutes_pass)
     await login_pin(db, settings, token, "1111")
-    with pytest.raises(Unauthenticated):  # the old failures no longer count: one more does not relock
-        await login_pin(db, settings, token, "0000")
+    await _wrong_pins(db, settings, [token])  # the old failures no longer count: one more does not relock
     await login_pin(db, settings, token, "1111")
 
 

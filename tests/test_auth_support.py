@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import uuid
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
-
-from quart.typing import TestClientProtocol
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from fynlo.auth.staff import create_staff
 from fynlo.auth.terminals import register_terminal
@@ -19,6 +17,9 @@ from fynlo.db import Database
 from fynlo.ratelimit import MemoryRateLimiter
 from fynlo.web.app import create_app
 from fynlo.web.context import Services
+
+if TYPE_CHECKING:
+    from quart.typing import TestClientProtocol
 
 PASSWORD = "correct horse battery"
 

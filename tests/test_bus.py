@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import functools
 from contextlib import AbstractAsyncContextManager
-from typing import AsyncIterator, Callable
+from typing import AsyncIterator, Protocol
 
 import coredis
+
+from tests.support import kill_bus_connections as kill
 import pytest
 import trio
 from coredis import PureToken
@@ -18,7 +20,15 @@ from coredis import PureToken
 from fynlo.bus import BusGap, MemoryBus, RedisBus, Subscription, open_bus
 from fynlo.errors import Unavailable
 
-OpenBus = Callable[..., AbstractAsyncContextManager[MemoryBus | RedisBus]]
+
+class OpenBus(Protocol):
+    """MemoryBus.open, or RedisBus.open with the URL and namespace filled in."""
+
+    def __call__(
+        self, *, queue_size: int = ...
+    ) -> AbstractAsyncContextManager[MemoryBus | RedisBus]: ...
+
+
 UNREACHABLE = "redis://127.0.0.1:1/0"  # nothing listens on port 1: connections are refused
 
 
@@ -43,19 +53,12 @@ async def take(sub: Subscription, n: int) -> list[bytes | BusGap]:
         return [await anext(sub) for _ in range(n)]
 
 
-async def kill(admin: coredis.Redis[bytes], namespace: str, kind: PureToken) -> int:
-    """Cut the connections of `kind` belonging to the bus of `namespace`, server-side."""
-    killed = 0
-    for client in await admin.client_list(type_=kind):  # type: ignore[arg-type]
-        if client["name"] == f"{namespace}-bus":
-            killed += int(await admin.client_kill(identifier=int(client["id"])))
-    return killed
-
-
 # -- the contract, both buses ---------------------------------------------------------------
 
 
-async def test_publish_reaches_every_subscriber_of_the_topic_in_order(open_test_bus: OpenBus) -> None:
+async def test_publish_reaches_every_subscriber_of_the_topic_in_order(
+    open_test_bus: OpenBus,
+) -> None:
     sent = [b"%d" % i for i in range(100)]
     async with open_test_bus() as bus, bus.subscribe("a") as one, bus.subscribe("a") as two:
         async with bus.subscribe("b") as other:

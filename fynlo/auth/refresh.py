@@ -55,7 +55,9 @@ def _successor(settings: Settings, token_id: uuid.UUID) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def _session(settings: Settings, staff: dict[str, Any], refresh_token: str, family_id: str, terminal_id: str | None) -> Session:
+def _session(
+    settings: Settings, staff: dict[str, Any], refresh_token: str, family_id: str, terminal_id: str | None
+) -> Session:
     access, expires_in = mint_access(
         settings,
         staff_id=str(staff["id"]),
@@ -68,7 +70,9 @@ def _session(settings: Settings, staff: dict[str, Any], refresh_token: str, fami
     return Session(access, refresh_token, expires_in, user)
 
 
-def _insert(conn: Any, settings: Settings, token: str, family_id: str, staff_id: str, terminal_id: str | None) -> uuid.UUID | None:
+def _insert(
+    conn: Any, settings: Settings, token: str, family_id: str, staff_id: str, terminal_id: str | None
+) -> uuid.UUID | None:
     """Store a refresh token for an active staff member; None when they are not active."""
     token_id = uuid.uuid4()
     row = conn.execute(
@@ -93,11 +97,11 @@ def open_session(conn: Any, settings: Settings, staff: dict[str, Any], terminal_
 
 
 _FIND = """
-SELECT r.id, r.family_id, r.staff_id, r.venue_id, r.terminal_id, r.replaced_by,
+SELECT r.id, r.family_id, r.staff_id, r.venue_id, r.terminal_id,
        r.used_at IS NOT NULL AS used,
        r.used_at > now() - make_interval(secs => %(grace)s) AS in_grace,
        r.revoked_at IS NOT NULL OR r.expires_at <= now() AS dead,
-       s.id AS sid, s.name, s.role, s.active AND (t.id IS NULL OR t.revoked_at IS NULL) AS usable,
+       s.name, s.role, s.active AND (t.id IS NULL OR t.revoked_at IS NULL) AS usable,
        n.used_at IS NULL AND n.revoked_at IS NULL AS successor_fresh
   FROM refresh_tokens r
   JOIN staff s ON s.id = r.staff_id
@@ -113,7 +117,7 @@ def _rotate(conn: Any, settings: Settings, token: str) -> Session | None:
     row = conn.execute(_FIND, {"grace": settings.refresh_grace_s, "hash": token_digest(token)}).fetchone()
     if row is None or row["dead"] or not row["usable"]:
         raise Unauthenticated("the refresh token is not valid; sign in again")
-    staff = {"id": row["sid"], "venue_id": row["venue_id"], "name": row["name"], "role": row["role"]}
+    staff = {"id": row["staff_id"], "venue_id": row["venue_id"], "name": row["name"], "role": row["role"]}
     family, terminal = str(row["family_id"]), _str_or_none(row["terminal_id"])
     if not row["used"]:
         successor = _successor(settings, row["id"])
@@ -131,7 +135,12 @@ def _rotate(conn: Any, settings: Settings, token: str) -> Session | None:
         conn,
         str(row["venue_id"]),
         "auth.family_revoked",
-        {"family_id": family, "staff_id": str(row["staff_id"]), "terminal_id": terminal, "reason": "refresh_token_reused"},
+        {
+            "family_id": family,
+            "staff_id": str(row["staff_id"]),
+            "terminal_id": terminal,
+            "reason": "refresh_token_reused",
+        },
     )
     return None
 

@@ -177,7 +177,9 @@ class RedisBus:
             except _REDIS_ERRORS:
                 pass  # the connection is going, and the next one will not subscribe it
 
-    async def _read_forever(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    async def _read_forever(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         """Keep the shared pub/sub connection up for as long as the bus is open.
 
         Reports started after the first attempt, successful or not.
@@ -192,6 +194,8 @@ class RedisBus:
                     if starting:
                         starting = False
                         task_status.started()
+                    else:
+                        log.info("event bus back on Redis; subscribers told to catch up")
                     await self._pump(pubsub)
             except* _REDIS_ERRORS as lost:
                 # Say it once per outage, not at every attempt while Redis stays down.

@@ -15,7 +15,9 @@ from typing import Any, Callable
 
 from psycopg.types.json import Jsonb
 
+from fynlo.auth.permissions import verify_approval
 from fynlo.auth.principal import Principal
+from fynlo.config import Settings
 from fynlo.errors import Conflict, Unavailable
 from fynlo.wire import Command, reply_ok
 
@@ -48,8 +50,23 @@ class Tx:
     principal: Principal
     command: Command
     lease_owner: str
+    settings: Settings
     events: list[StoredEvent] = field(default_factory=list)
+    approved_by: str | None = None
     _fenced: bool = False
+
+    def approve(self) -> str:
+        """Check the manager's approval PIN the command carries; return the approver's id.
+
+        Raises ApprovalRequired (none or a wrong PIN), Forbidden (not a manager's PIN) or
+        RateLimited (PIN entry locked). The grant is recorded as an event of this command.
+        """
+        if self.approved_by is None:
+            self.approved_by = verify_approval(
+                self.conn, self.settings, self.venue_id, self.command.args.get("approval"),
+                terminal_id=self.principal.terminal_id, command=self.command.name, emit=self.emit,
+            )
+        return self.approved_by
 
     def emit(self, name: str, data: Any) -> StoredEvent:
         """Append a venue event with the next gap-free seq (the venue row stays locked to commit)."""

@@ -12,6 +12,8 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Hashable
 
+from fynlo.auth import permissions
+from fynlo.auth.permissions import ApprovalPinRejected
 from fynlo.auth.principal import Principal
 from fynlo.commands.spec import Args, CommandSpec
 from fynlo.commands.unit import Outcome, Tx, _Raced, run_unit, stored_reply
@@ -67,6 +69,8 @@ class EntityActor:
         try:
             outcome = await self._execute(message)
         except FynloError as exc:
+            if isinstance(exc, ApprovalPinRejected):
+                await self._runtime.db.run(exc.record)  # the command rolled back; the failure counts
             return reply_error(message.command.id, str(exc.code), exc.message, exc.details or None)
         self._runtime.publisher.committed(outcome.events)
         return outcome.reply
@@ -78,12 +82,14 @@ class EntityActor:
         new_state: list[Any] = []
 
         def body(tx: Tx) -> Any:
+            if permissions.needs_approval(env.principal, env.command.name):
+                tx.approve()
             result, state = handler(tx, self.state, env.args)
             new_state.append(state)
             return result
 
         def work(conn: Any) -> Outcome:
-            tx = Tx(conn, runtime.venue_id, env.principal, env.command, runtime.lease_owner)
+            tx = Tx(conn, runtime.venue_id, env.principal, env.command, runtime.lease_owner, runtime.settings)
             return run_unit(tx, body)
 
         try:

@@ -12,7 +12,9 @@ from fynlo.bus import EventBus
 from fynlo.config import Settings
 from fynlo.db import Database
 from fynlo.errors import Unavailable
+from fynlo.events import venue_seq, venue_topic
 from fynlo.runtime import lease
+from fynlo.runtime.publisher import tick_payload
 from fynlo.runtime.venue import VenueRuntime
 
 log = logging.getLogger("fynlo.host")
@@ -115,6 +117,18 @@ class VenueHost:
             done.set()
         running = self._running.get(venue_id)
         return running.runtime if running else None
+
+    async def announce(self, venue_id: str) -> None:
+        """Events were written outside the actors (auth routes): get them to the terminals now."""
+        running = self._running.get(venue_id)
+        if running is not None:
+            running.runtime.publisher.poke()
+            return
+        try:
+            seq = await self.db.run(lambda conn: venue_seq(conn, venue_id))
+            await self.bus.publish(venue_topic(venue_id), tick_payload(seq))
+        except Unavailable:
+            pass  # terminals read the events at the next one, or when the bus returns
 
     async def owner_of(self, venue_id: str) -> dict[str, Any] | None:
         return await self.db.run(lambda conn: lease.holder(conn, venue_id))

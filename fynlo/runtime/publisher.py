@@ -42,7 +42,8 @@ class Publisher:
         self.venue_id = venue_id
         self._db = db
         self._bus = bus
-        self._send, self._recv = trio.open_memory_channel[StoredEvent](_BACKLOG)
+        # None is a poke: "events were written outside an actor; read them from the table".
+        self._send, self._recv = trio.open_memory_channel[StoredEvent | None](_BACKLOG)
         self._next = 0
 
     def committed(self, events: list[StoredEvent]) -> None:
@@ -52,6 +53,13 @@ class Publisher:
                 self._send.send_nowait(ev)
             except trio.WouldBlock:
                 log.warning("publisher backlog full; subscribers will read from the events table")
+
+    def poke(self) -> None:
+        """Events were committed outside the actors (a sign-in, a lockout): publish them too."""
+        try:
+            self._send.send_nowait(None)
+        except trio.WouldBlock:
+            pass  # a full backlog is read from the table anyway
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         current = await self._db.run(lambda conn: venue_seq(conn, self.venue_id))
@@ -64,10 +72,12 @@ class Publisher:
         while True:
             with trio.move_on_after(_GAP_WAIT_S if held else float("inf")) as waited:
                 ev = await self._recv.receive()
-                if ev.seq >= self._next:
+                if ev is None:
+                    await self._fill_gap(held, upto=None)
+                elif ev.seq >= self._next:
                     held[ev.seq] = ev
             if waited.cancelled_caught:
-                await self._fill_gap(held)
+                await self._fill_gap(held, upto=min(held) - 1)
             await self._drain(held)
 
     async def _drain(self, held: dict[int, StoredEvent]) -> None:
@@ -76,12 +86,15 @@ class Publisher:
             self._next += 1
             await self._publish(bus_payload(ev))
 
-    async def _fill_gap(self, held: dict[int, StoredEvent]) -> None:
-        upto = min(held)
+    async def _fill_gap(self, held: dict[int, StoredEvent], upto: int | None) -> None:
+        """Read what the table has after the last seq published (up to `upto`, or all)."""
+        last = self._next - 1
+
+        def read(conn: Any) -> list[StoredEvent]:
+            return read_events(conn, self.venue_id, last, venue_seq(conn, self.venue_id) if upto is None else upto)
+
         try:
-            missing = await self._db.run(
-                lambda conn: read_events(conn, self.venue_id, self._next - 1, upto - 1)
-            )
+            missing = await self._db.run(read)
         except Unavailable:
             return  # try again after the next wait
         for ev in missing:

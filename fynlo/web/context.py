@@ -27,3 +27,10 @@ class Services:
 
 def services() -> Services:
     return current_app.extensions["fynlo"]
+
+
+async def announce(venue_id: str) -> None:
+    """A route wrote venue events outside the actors: have them published now."""
+    host = services().extras.get("host")
+    if host is not None:
+        await host.announce(venue_id)

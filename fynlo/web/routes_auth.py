@@ -17,13 +17,13 @@ from quart_schema import document_response, security_scheme, validate_request, v
 
 from fynlo.auth import permissions
 from fynlo.auth.login import login_password, login_pin
-from fynlo.auth.principal import Role
+from fynlo.auth.principal import Principal, Role
 from fynlo.auth.refresh import Session, rotate
 from fynlo.auth.routes import bearer_principal
 from fynlo.auth.staff import create_staff
 from fynlo.auth.terminals import register_terminal, revoke_terminal
 from fynlo.errors import ValidationError
-from fynlo.web.context import services
+from fynlo.web.context import announce, services
 
 bp = Blueprint("auth", __name__)
 
@@ -112,6 +112,13 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:32]
 
 
+async def _allowed(action: str) -> Principal:
+    """The request's principal, provided their role may do `action` (an entry of `permissions.RULES`)."""
+    principal = await bearer_principal()
+    permissions.check(principal, action)
+    return principal
+
+
 def _session_out(session: Session) -> SessionOut:
     user = session.user
     return SessionOut(
@@ -170,12 +177,12 @@ async def pin_login(data: PinIn) -> SessionOut:
 @document_response(ErrorOut, 403)
 async def create_terminal(data: TerminalIn) -> tuple[TerminalOut, int]:
     """Register a device for the caller's venue (managers and owners)."""
-    principal = await bearer_principal()
-    permissions.check(principal, "terminal.register")
+    principal = await _allowed("terminal.register")
     svc = services()
     terminal_id, token = await svc.db.run(
         lambda conn: register_terminal(conn, principal.venue_id, data.name.strip(), principal.staff_id)
     )
+    await announce(principal.venue_id)
     return TerminalOut(terminal_id=terminal_id, terminal_token=token), 201
 
 
@@ -185,10 +192,10 @@ async def create_terminal(data: TerminalIn) -> tuple[TerminalOut, int]:
 @document_response(ErrorOut, 404)
 async def revoke(terminal_id: uuid.UUID) -> TerminalRevokedOut:
     """Revoke a terminal: no more PIN sign-in on it, and its sessions end (managers and owners)."""
-    principal = await bearer_principal()
-    permissions.check(principal, "terminal.revoke")
+    principal = await _allowed("terminal.revoke")
     tid = str(terminal_id)
     await services().db.run(lambda conn: revoke_terminal(conn, principal.venue_id, tid, principal.staff_id))
+    await announce(principal.venue_id)
     return TerminalRevokedOut(terminal_id=tid)
 
 
@@ -199,8 +206,7 @@ async def revoke(terminal_id: uuid.UUID) -> TerminalRevokedOut:
 @document_response(ErrorOut, 409)
 async def add_staff(data: StaffIn) -> tuple[StaffOut, int]:
     """Add a staff member to the caller's venue. Nobody may create a role above their own."""
-    principal = await bearer_principal()
-    permissions.check(principal, "staff.create")
+    principal = await _allowed("staff.create")
     permissions.check_can_grant(principal, data.role)
     svc = services()
     pin, password = _secret(data.pin, "pin"), _secret(data.password, "password")
