@@ -47,7 +47,10 @@ class Envelope:
 
 
 class Mailbox:
-    """A bounded queue of envelopes owned by one actor incarnation.
+    """A bounded queue of envelopes, owned by one incarnation of an actor.
+
+    An incarnation is one actor task, from spawn to passivation: restarts happen inside it
+    and keep its mailbox; after passivation the key's next message spawns a new one.
 
     Retiring closes only the *sending* side. From then on every sender is refused (`put`
     returns False) and goes to a fresh incarnation, while whatever got in before, even a

@@ -22,9 +22,8 @@ class Registry:
     passivates after `idle_timeout` seconds without one. Open it with `Registry.open`.
     """
 
-    def __init__(self, supervisor: Supervisor, mailbox_size: int) -> None:
+    def __init__(self, supervisor: Supervisor) -> None:
         self._supervisor = supervisor
-        self._mailbox_size = mailbox_size
         self._live: dict[Hashable, Mailbox] = {}
 
     @classmethod
@@ -43,8 +42,8 @@ class Registry:
 
         `factory(key)` builds an actor's behaviour, on spawn and on every restart. Mailboxes
         hold `mailbox_size` messages (then senders wait). `on_crash(key, exc)` hears of every
-        crash, and of every `stop()` that raised. `stop()` gets `stop_timeout` seconds when
-        the registry shuts down.
+        crash, and of every `stop()` that raised; it must not raise itself (that tears the
+        registry down, like any bug). `stop()` gets `stop_timeout` seconds at shutdown.
 
         Raises:
           RestartBudgetExceeded: crashes outran `policy`; all actors were cancelled, and
@@ -59,13 +58,14 @@ class Registry:
                 supervisor = Supervisor(
                     nursery,
                     factory,
+                    mailbox_size=mailbox_size,
                     policy=policy,
                     on_crash=on_crash,
                     idle_timeout=idle_timeout,
                     stop_timeout=stop_timeout,
                 )
                 try:
-                    yield cls(supervisor, mailbox_size)
+                    yield cls(supervisor)
                 finally:
                     supervisor.close()
         except BaseExceptionGroup as group:
@@ -80,7 +80,7 @@ class Registry:
 
     @property
     def live_count(self) -> int:
-        """How many keys have an actor right now (passivating ones included)."""
+        """How many keys have an actor right now, counting one still passivating."""
         return len(self._live)
 
     async def tell(self, key: Hashable, message: object) -> None:
@@ -94,7 +94,10 @@ class Registry:
         await self._deliver(key, Envelope(message))
 
     def tell_nowait(self, key: Hashable, message: object) -> None:
-        """Like `tell`, but raise `MailboxFull` rather than wait for room."""
+        """Like `tell`, but raise `MailboxFull` rather than wait for room.
+
+        With `mailbox_size=0` that means: unless the actor is waiting for a message right now.
+        """
         envelope = Envelope(message)
         mailbox = self._mailbox(key, refused=None)
         try:
@@ -125,6 +128,7 @@ class Registry:
         """Passivate `key`'s actor now, returning once its `stop()` ran.
 
         It still handles what is already queued; later messages start a fresh incarnation.
+        Not from that actor's own `receive()`: it would wait for itself.
         """
         mailbox = self._live.get(key)
         if mailbox is not None:
@@ -147,9 +151,8 @@ class Registry:
         current = self._live.get(key)
         if current is not None and current is not refused:
             return current
-        fresh = Mailbox(self._mailbox_size)
+        fresh = self._supervisor.spawn(key, after=current, forget=self._forget)
         self._live[key] = fresh
-        self._supervisor.spawn(key, fresh, after=current, forget=self._forget)
         return fresh
 
     def _forget(self, key: Hashable, mailbox: Mailbox) -> None:

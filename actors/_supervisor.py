@@ -17,6 +17,9 @@ __all__ = ["CrashHook", "RestartPolicy", "Supervisor"]
 CrashHook = Callable[[Hashable, Exception], None]
 """Told of every crash (sync, from the actor's task), e.g. to log it."""
 
+Forget = Callable[[Hashable, Mailbox], None]
+"""Called as an actor task ends, to drop its mailbox from the registry."""
+
 
 @dataclass(frozen=True, slots=True)
 class RestartPolicy:
@@ -40,8 +43,9 @@ class Supervisor:
     Past the budget the supervisor escalates: it records `escalation` and cancels the
     nursery, which ends every actor and (in `Registry.open`) the registry's owner's block.
 
-    Cancellation: `trio.Cancelled` and every other `BaseException` pass straight through;
-    an actor that dies of one closes the registry, since only its shutdown does that.
+    Cancellation: `trio.Cancelled` and every other `BaseException` pass straight through.
+    A crash once shutdown began (a driver may turn cancellation into its own error) is
+    reported but neither restarted nor counted, so a clean shutdown never escalates.
     """
 
     def __init__(
@@ -49,6 +53,7 @@ class Supervisor:
         nursery: trio.Nursery,
         factory: Factory,
         *,
+        mailbox_size: int,
         policy: RestartPolicy,
         on_crash: CrashHook | None,
         idle_timeout: float,
@@ -57,6 +62,7 @@ class Supervisor:
         self.escalation: RestartBudgetExceeded | None = None
         self._nursery = nursery
         self._factory = factory
+        self._mailbox_size = mailbox_size
         self._policy = policy
         self._on_crash = on_crash
         self._idle_timeout = idle_timeout
@@ -77,26 +83,17 @@ class Supervisor:
         """The error for a message that arrives at, or is stranded in, a closed registry."""
         return RegistryClosed(self.escalation)
 
-    def spawn(
-        self,
-        key: Hashable,
-        mailbox: Mailbox,
-        *,
-        after: Mailbox | None,
-        forget: Callable[[Hashable, Mailbox], None],
-    ) -> None:
-        """Start the actor task serving `mailbox`, once the incarnation owning `after` stopped.
+    def spawn(self, key: Hashable, *, after: Mailbox | None, forget: Forget) -> Mailbox:
+        """Start an actor task for `key` and return its new mailbox.
 
-        `forget(key, mailbox)` is called when the task ends, to drop it from the registry.
+        The task starts its behaviour only once the incarnation owning `after` has stopped.
         """
+        mailbox = Mailbox(self._mailbox_size)
         self._nursery.start_soon(self._run, key, mailbox, after, forget)
+        return mailbox
 
     async def _run(
-        self,
-        key: Hashable,
-        mailbox: Mailbox,
-        after: Mailbox | None,
-        forget: Callable[[Hashable, Mailbox], None],
+        self, key: Hashable, mailbox: Mailbox, after: Mailbox | None, forget: Forget
     ) -> None:
         """One actor task, from spawn to passivation, across any number of restarts."""
         try:
@@ -104,21 +101,18 @@ class Supervisor:
                 await after.stopped.wait()
             while True:
                 try:
-                    await self._incarnation(key, mailbox)
+                    await self._run_behaviour(key, mailbox)
                     return
                 except Exception as exc:
                     if not self._restart(key, exc):
                         return
-        except BaseException:
-            self.close()
-            raise
         finally:
             forget(key, mailbox)
             mailbox.abandon(self.closed_error)
             mailbox.stopped.set()
 
-    async def _incarnation(self, key: Hashable, mailbox: Mailbox) -> None:
-        """Serve `mailbox` with a fresh behaviour until it is retired and drained."""
+    async def _run_behaviour(self, key: Hashable, mailbox: Mailbox) -> None:
+        """Serve `mailbox` with one fresh behaviour until it is retired and drained."""
         behaviour = self._factory(key)
         await behaviour.start()
         try:
@@ -138,6 +132,7 @@ class Supervisor:
                 envelope.fail(self.closed_error())
                 raise
             envelope.answer(reply)
+            del envelope, reply  # an idle actor must not pin its last message and reply
 
     async def _stop(self, key: Hashable, behaviour: Behaviour) -> None:
         """Run `stop()` to the end even during shutdown, but for at most `stop_timeout`."""

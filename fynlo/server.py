@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import AsyncIterator
 
 import trio
@@ -49,6 +52,7 @@ def hypercorn_config(settings: Settings) -> Config:
     config.bind = [f"{settings.host}:{settings.port}"]
     config.websocket_max_message_size = settings.max_frame_bytes
     config.accesslog = None
+    config.errorlog = None  # our own JSON "listening" line says it
     config.graceful_timeout = 3.0
     return config
 
@@ -56,7 +60,20 @@ def hypercorn_config(settings: Settings) -> Config:
 async def serve_forever(settings: Settings, database_url: str, *,
                         task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
     """Serve until cancelled; `task_status.started` gets the bound addresses."""
-    async with running_services(settings, database_url) as svc:
+    async with running_services(settings, database_url) as svc, trio.open_nursery() as nursery:
+        nursery.start_soon(_stop_on_sigterm, nursery.cancel_scope)
         app = create_app(svc)
-        log.info("listening", extra={"url": f"http://{settings.host}:{settings.port}"})
-        await serve(app, hypercorn_config(settings), task_status=task_status)  # type: ignore[arg-type]
+        binds = await nursery.start(partial(serve, app, hypercorn_config(settings)))  # type: ignore[arg-type]
+        log.info("listening", extra={"url": binds[0]})
+        task_status.started(binds)
+
+
+async def _stop_on_sigterm(scope: trio.CancelScope) -> None:
+    """SIGTERM (docker stop, systemd, a supervisor) shuts down as cleanly as Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    with trio.open_signal_receiver(signal.SIGTERM) as signals:
+        async for _ in signals:
+            log.info("SIGTERM: shutting down")
+            scope.cancel()
+            return

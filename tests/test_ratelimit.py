@@ -38,11 +38,16 @@ def case(request: pytest.FixtureRequest) -> Case:
 
 @pytest.fixture
 def clock(case: Case) -> MockClock | None:
-    """Virtual time for the in-memory limiter; real time for Redis, whose clock it reads."""
+    """Virtual time for the in-memory limiter; real time for Redis, whose clock it reads.
+
+    Tests take this fixture only so that pytest-trio runs them on the clock it returns.
+    """
     return MockClock(autojump_threshold=0) if case.kind == "memory" else None
 
 
-async def test_under_the_limit_passes_and_one_more_is_refused(case: Case, clock: MockClock | None) -> None:
+async def test_under_the_limit_passes_and_one_more_is_refused(
+    case: Case, clock: MockClock | None
+) -> None:
     async with case.open() as limiter:
         for _ in range(3):
             await limiter.hit("login:ann", limit=3, window_s=case.window_s)

@@ -72,6 +72,9 @@ class VenueUpdateArgs(Args):
     service_charge: ServiceCharge | None = None
     gratuity_options: list[str] | None = None
     fees_to_customer: bool | None = None
+    business_day_start: str | None = None
+    allow_multiple_checks: bool | None = None
+    discount_approval_percent: str | None = None
     expected_version: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")

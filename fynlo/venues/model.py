@@ -49,6 +49,21 @@ class VenueSettings(BaseModel):
     service_charge: ServiceCharge = ServiceCharge()
     gratuity_options: list[str] = ["0.00", "5.00", "10.00", "20.00"]
     fees_to_customer: bool = False
+    business_day_start: str = "04:00"          # local time the day's order numbers restart
+    allow_multiple_checks: bool = False        # several open orders on one table
+    discount_approval_percent: str = "10.00"   # staff discounts above this need a manager's PIN
+
+    @field_validator("business_day_start")
+    @classmethod
+    def _day_start(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("must be a time of day such as \"04:00\"")
+        return value
+
+    @field_validator("discount_approval_percent")
+    @classmethod
+    def _approval_limit(cls, value: str) -> str:
+        return _rate(value)
 
     @field_validator("currency")
     @classmethod

@@ -1,0 +1,79 @@
+"""Matching replies to the commands waiting for them, and timing each round trip.
+
+Each `command()` call registers a one-slot channel under its id before it sends, so a reply
+that overtakes the sender's bookkeeping still finds it. Ids map to a FIFO of waiters rather
+than one: sending the same id twice is legal (the contract answers each with the first reply),
+and idempotency tests do exactly that.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+__all__ = ["CommandTiming", "PendingReplies"]
+
+Frame = dict[str, Any]
+
+
+@dataclass(slots=True)
+class CommandTiming:
+    """When a command left and when its reply came back (`time.perf_counter()` seconds).
+
+    `acked` stays None when no reply came (a timeout, a closed socket): the load tool counts
+    those as errors rather than dropping them from the latency figures unnoticed.
+    """
+
+    name: str
+    id: str
+    sent: float
+    acked: float | None = None
+    ok: bool | None = None
+    code: str | None = None
+
+    @property
+    def latency(self) -> float | None:
+        return None if self.acked is None else self.acked - self.sent
+
+
+class PendingReplies:
+    """Command ids awaiting a reply, each with the channel its caller is blocked on."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, deque[trio.MemorySendChannel[Frame]]] = {}
+
+    def expect(self, command_id: str) -> tuple[trio.MemorySendChannel[Frame], trio.MemoryReceiveChannel[Frame]]:
+        """Register a waiter for `command_id`; `forget` its send side when done waiting."""
+        send, recv = trio.open_memory_channel[Frame](1)
+        self._waiting.setdefault(command_id, deque()).append(send)
+        return send, recv
+
+    def forget(self, command_id: str, send: trio.MemorySendChannel[Frame]) -> None:
+        """Stop waiting (answered, timed out or cancelled); a later reply becomes a stray."""
+        waiters = self._waiting.get(command_id)
+        if waiters is not None and send in waiters:
+            waiters.remove(send)
+            if not waiters:
+                del self._waiting[command_id]
+
+    def deliver(self, reply: Frame) -> bool:
+        """Hand `reply` to the oldest waiter for its id; False when nobody waits for it."""
+        command_id = str(reply.get("id"))
+        waiters = self._waiting.get(command_id)
+        if not waiters:
+            return False
+        send = waiters.popleft()
+        if not waiters:
+            del self._waiting[command_id]
+        send.send_nowait(reply)
+        return True
+
+    def fail_all(self) -> None:
+        """The socket closed: every waiter's receive ends (EndOfChannel) at once."""
+        for waiters in self._waiting.values():
+            for send in waiters:
+                send.close()
+        self._waiting.clear()

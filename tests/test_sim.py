@@ -1,0 +1,130 @@
+"""The simulator: its pure parts alone, then a real server driven through the real protocols."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from fynlo.db import Database
+from sim import CommandFailed, HandshakeRefused, TerminalClient, run_terminals, ws_url
+from sim.events import EventLog
+from sim.fanout import FanoutTracker
+from sim.stats import percentile, summary_ms
+from tests.support import make_venue, running_server, make_settings
+
+
+def test_percentile_is_nearest_rank() -> None:
+    samples = [float(n) for n in range(1, 101)]  # 1..100
+    assert percentile(samples, 50) == 50.0
+    assert percentile(samples, 95) == 95.0
+    assert percentile(samples, 99) == 99.0
+    assert percentile(samples, 100) == 100.0
+    assert percentile([3.0, 7.0], 50) == 3.0  # an observed sample, never an interpolation
+    assert percentile([3.0, 7.0], 51) == 7.0
+    assert percentile([5.0], 1) == 5.0
+
+
+def test_percentile_refuses_nonsense() -> None:
+    with pytest.raises(ValueError):
+        percentile([], 50)
+    with pytest.raises(ValueError):
+        percentile([1.0], 0)
+    with pytest.raises(ValueError):
+        percentile([1.0], 101)
+
+
+def test_summary_ms_converts_and_handles_empty() -> None:
+    assert summary_ms([0.004, 0.001, 0.002, 0.003]) == {"p50": 2.0, "p95": 4.0, "p99": 4.0, "max": 4.0}
+    assert summary_ms([]) == {"p50": None, "p95": None, "p99": None, "max": None}
+
+
+def test_ws_url() -> None:
+    assert ws_url("http://127.0.0.1:8000") == "ws://127.0.0.1:8000/ws/terminal"
+    assert ws_url("https://pos.example/fynlo/") == "wss://pos.example/fynlo/ws/terminal"
+    with pytest.raises(ValueError):
+        ws_url("ftp://nope")
+
+
+def test_event_log_records_gaps_and_duplicates() -> None:
+    log = EventLog()
+    log.start(10)
+    for seq in (11, 12, 12, 15, 14, 16):
+        log.receive({"type": "event", "seq": seq}, 0.0)
+    assert [e["seq"] for e in log.events] == [11, 12, 15, 16]
+    assert [(a.kind, a.detail) for a in log.anomalies] == [
+        ("duplicate", "seq 12 after 12"), ("gap", "expected seq 13, got 15"), ("duplicate", "seq 14 after 15")]
+    assert log.last_seq == 16
+
+
+def test_fanout_waits_for_every_terminal() -> None:
+    tracker = FanoutTracker(terminals=2)
+    tracker.received("a", 1.0)  # seen before the ack: counts from the ack, floored at 0
+    tracker.acked("a", 1.5)
+    tracker.acked("b", 2.0)
+    tracker.received("b", 2.1)
+    assert tracker.outstanding == 2
+    tracker.received("a", 1.25)
+    tracker.received("b", 2.5)
+    assert tracker.outstanding == 0
+    assert tracker.latencies() == [0.0, pytest.approx(0.5)]
+
+
+async def test_terminal_client_against_a_real_server(db: Database, database_url: str) -> None:
+    settings = make_settings()
+    kit = await make_venue(db, settings)
+    async with running_server(settings, database_url) as base_url:
+        with pytest.raises(HandshakeRefused) as refused:
+            async with TerminalClient.connect(base_url, "not-a-token"):
+                pass
+        assert refused.value.code == 1008 and refused.value.reason.startswith("unauthenticated")
+
+        async with TerminalClient.connect(base_url, kit.token("manager")) as a, \
+                TerminalClient.connect(base_url, kit.token("staff")) as b:
+            assert a.venue_id == kit.venue_id and a.last_seq == a.welcome_seq
+            venue = await a.command_ok("venue.get")
+            assert venue["id"] == kit.venue_id
+            reply = await b.command("venue.update", {"address": "1 Test Street"})
+            assert reply["ok"] is False and reply["error"]["code"] == "forbidden"
+            await a.command_ok("venue.update", {"address": "2 Test Street"})
+            for t in (a, b):
+                event = await t.next_event()
+                assert event["name"] == "venue.updated" and event["data"]["address"] == "2 Test Street"
+                assert event["seq"] == t.welcome_seq + 1 and len(t.event_times) == 1
+            await a.send_raw("{not json")
+            stray = await a.next_stray_reply()
+            assert stray["ok"] is False and stray["error"]["code"] == "validation_error"
+            assert a.timings[0].latency is not None and not a.anomalies and not b.anomalies
+
+
+async def test_terminal_client_resumes_and_reauthenticates(db: Database, database_url: str) -> None:
+    settings = make_settings()
+    kit = await make_venue(db, settings)
+    async with running_server(settings, database_url) as base_url:
+        async with TerminalClient.connect(base_url, kit.token("manager"), terminal_id=kit.terminal_id) as a:
+            start = a.welcome_seq
+            for n in range(3):
+                await a.command_ok("venue.update", {"address": f"{n} Replay Road"})
+            await a.wait_for_seq(start + 3)
+            answer = await a.auth(kit.token("staff"))
+            assert answer["ok"] is True and answer["role"] == "staff"
+            with pytest.raises(CommandFailed) as failed:
+                await a.command_ok("venue.update", {"address": "nope"})
+            assert failed.value.code == "forbidden"
+        async with TerminalClient.connect(base_url, kit.token("manager"), last_seq=start + 1) as b:
+            await b.wait_for_seq(start + 3)
+            assert [e["seq"] for e in b.events] == [start + 2, start + 3] and not b.anomalies
+            assert b.events[-1]["data"]["address"] == "2 Replay Road"
+
+
+async def test_terminals_load_end_to_end(db: Database, database_url: str) -> None:
+    settings = make_settings()
+    kit = await make_venue(db, settings)
+    async with running_server(settings, database_url) as base_url:
+        with trio.fail_after(30):
+            report = await run_terminals(base_url, count=5, duration=2, rate=5, token=kit.token("owner"), seed=7)
+    assert report["commands"] > 0 and report["replies"] == report["commands"]
+    assert report["errors"] == 0, report["errors_by_code"]
+    assert report["anomalies"] == [] and report["closed"] == []
+    assert report["writes"] > 0 and report["fanout_incomplete"] == 0
+    assert report["events_per_terminal"] == [report["writes"]] * 5
+    assert report["ack_ms"]["max"] is not None and report["fanout_ms"]["max"] is not None

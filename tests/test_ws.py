@@ -1,0 +1,176 @@
+"""The terminal socket: hello, replay, auth frames, bad input, slow consumers."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import pytest
+import trio
+from trio_websocket import ConnectionClosed, open_websocket_url
+
+from fynlo.auth.tokens import mint_access
+from fynlo.commands.spec import Args, write
+from fynlo.commands.unit import Tx
+from fynlo.db import Database
+from sim.client import TerminalClient, ws_url
+from sim.errors import HandshakeRefused
+from tests.support import VenueKit, make_settings, running_server
+from tests.test_commands import venue_state
+
+
+class _Blob(Args):
+    size: int
+
+
+@write("test.blob", _Blob, actor=lambda a, p: ("venue", p.venue_id))
+def _blob(tx: Tx, venue: Any, args: _Blob) -> tuple[Any, Any]:
+    tx.emit("test.blob", {"blob": "x" * args.size})
+    return {}, venue
+
+
+async def test_hello_welcome_and_replay_from_last_seq(server: str, kit: VenueKit) -> None:
+    async with TerminalClient.connect(server, kit.token("manager"), terminal_id=kit.terminal_id) as first:
+        start = first.welcome_seq
+        for i in range(3):
+            await first.command_ok("venue.update", {"address": f"{i} Lane"})
+        await first.wait_for_seq(start + 3)
+    # a terminal that saw `start` reconnects and gets exactly what it missed, in order
+    async with TerminalClient.connect(server, kit.token("staff"), terminal_id=kit.terminal_id, last_seq=start) as again:
+        await again.wait_for_seq(start + 3)
+        assert [e["seq"] for e in again.events] == [start + 1, start + 2, start + 3]
+        assert [e["data"]["address"] for e in again.events] == ["0 Lane", "1 Lane", "2 Lane"]
+        assert all(e["by"] == kit.people["manager"].staff_id for e in again.events)
+        assert again.welcome_seq == start + 3
+
+
+async def test_every_terminal_sees_every_change(server: str, kit: VenueKit) -> None:
+    async with TerminalClient.connect(server, kit.token("staff")) as a, \
+            TerminalClient.connect(server, kit.token("kitchen")) as b, \
+            TerminalClient.connect(server, kit.token("manager")) as writer:
+        reply = await writer.command_ok("venue.update", {"name": "Seen Everywhere"})
+        for t in (a, b, writer):
+            event = await t.next_event()
+            assert event["name"] == "venue.updated" and event["data"] == reply
+        assert a.anomalies == b.anomalies == writer.anomalies == []
+
+
+async def test_same_command_id_twice_returns_the_first_reply(server: str, db: Database, kit: VenueKit) -> None:
+    async with TerminalClient.connect(server, kit.token("manager")) as t:
+        command_id = str(uuid.uuid4())
+        first = await t.command("venue.update", {"address": "Once"}, id=command_id)
+        state = await venue_state(db, kit.venue_id)
+        second = await t.command("venue.update", {"address": "Once"}, id=command_id)
+        assert second == first and first["ok"]
+        assert await venue_state(db, kit.venue_id) == state
+
+
+@pytest.mark.parametrize("token", ["", "garbage", "expired", "other-venue-revoked"])
+async def test_hello_with_a_bad_token_is_closed_with_a_reason(server: str, db: Database, kit: VenueKit, settings, token: str) -> None:  # type: ignore[no-untyped-def]
+    if token == "expired":
+        person = kit.people["staff"]
+        token, _ = mint_access(settings, staff_id=person.staff_id, venue_id=kit.venue_id, role="staff",
+                               terminal_id=kit.terminal_id, family_id=None, now=time.time() - 3600)
+    elif token == "other-venue-revoked":
+        token = kit.token("staff")
+        await db.run(lambda c: c.execute("UPDATE terminals SET revoked_at = now() WHERE id = %s", (kit.terminal_id,)))
+    with pytest.raises(HandshakeRefused) as refused:
+        async with TerminalClient.connect(server, token or "x"):
+            pass
+    assert refused.value.code == 1008
+    assert "unauthenticated" in str(refused.value)
+
+
+async def test_first_frame_must_be_a_hello(server: str) -> None:
+    async with open_websocket_url(ws_url(server)) as ws:
+        await ws.send_message(json.dumps({"type": "command", "id": str(uuid.uuid4()), "name": "venue.get"}))
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.get_message()
+    assert closed.value.reason.code == 1008
+    assert closed.value.reason.reason.startswith("validation_error")
+
+
+async def test_bad_frames_get_errors_and_nothing_is_written(server: str, db: Database, kit: VenueKit) -> None:
+    before = await venue_state(db, kit.venue_id)
+    async with TerminalClient.connect(server, kit.token("staff")) as t, \
+            TerminalClient.connect(server, kit.token("manager")) as bystander:
+        await t.send_raw("{not json")
+        assert (await t.next_stray_reply())["error"]["code"] == "validation_error"
+        await t.send_raw(json.dumps([1, 2]))
+        assert (await t.next_stray_reply())["error"]["code"] == "validation_error"
+        await t.send_raw(json.dumps({"type": "command", "id": "not-a-uuid", "name": "venue.get"}))
+        assert (await t.next_stray_reply())["error"]["code"] == "validation_error"
+        assert (await t.command("no.such.thing"))["error"]["code"] == "validation_error"
+        assert (await t.command("venue.update", {"address": 12}))["error"]["code"] == "forbidden"
+        wrong_types = await bystander.command("venue.update", {"address": 12, "fees_to_customer": "maybe"})
+        assert wrong_types["error"]["code"] == "validation_error"
+        assert {e["field"] for e in wrong_types["error"]["details"]["errors"]} == {"address", "fees_to_customer"}
+        # the socket carries on after all of that
+        assert (await t.command_ok("venue.get"))["id"] == kit.venue_id
+        assert (await bystander.command_ok("venue.get"))["id"] == kit.venue_id
+    assert await venue_state(db, kit.venue_id) == before
+
+
+async def test_a_frame_over_one_mebibyte_closes_only_that_socket(server: str, kit: VenueKit) -> None:
+    async with TerminalClient.connect(server, kit.token("manager")) as other:
+        async with open_websocket_url(ws_url(server)) as ws:
+            await ws.send_message(json.dumps({"type": "hello", "token": kit.token("staff"), "last_seq": None}))
+            welcome = json.loads(await ws.get_message())
+            assert welcome["type"] == "welcome"
+            await ws.send_message("x" * (1024 * 1024 + 10))
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await ws.get_message()
+            assert closed.value.reason.code == 1009
+        assert (await other.command_ok("venue.get"))["id"] == kit.venue_id
+
+
+async def test_auth_frame_changes_who_is_signed_in(server: str, kit: VenueKit) -> None:
+    async with TerminalClient.connect(server, kit.token("staff"), terminal_id=kit.terminal_id) as t:
+        assert (await t.command("venue.update", {"address": "no"}))["error"]["code"] == "forbidden"
+        answer = await t.auth(kit.token("manager"))
+        assert answer["ok"] and answer["role"] == "manager"
+        assert (await t.command("venue.update", {"address": "yes"}))["ok"]
+        refused = await t.auth("garbage")
+        assert refused["ok"] is False and refused["error"]["code"] == "unauthenticated"
+        assert (await t.command("venue.update", {"address": "still manager"}))["ok"]
+
+
+async def test_an_expired_token_stops_commands_not_events(database_url: str, db: Database, kit: VenueKit) -> None:
+    settings = make_settings(access_token_ttl_s=2)
+    async with running_server(settings, database_url) as base:
+        person = kit.people["staff"]
+        short, _ = mint_access(settings, staff_id=person.staff_id, venue_id=kit.venue_id, role="staff",
+                               terminal_id=None, family_id=None)
+        async with TerminalClient.connect(base, short) as t, TerminalClient.connect(base, kit.token("manager")) as m:
+            await trio.sleep(2.5)
+            assert (await t.command("venue.get"))["error"]["code"] == "unauthenticated"
+            await m.command_ok("venue.update", {"address": "still flowing"})
+            event = await t.next_event()
+            assert event["data"]["address"] == "still flowing"
+            assert not t.closed
+            assert (await t.auth(kit.token("staff")))["ok"]
+            assert (await t.command("venue.get"))["ok"]
+
+
+async def test_a_slow_consumer_is_cut_off_and_resumes_from_its_seq(database_url: str, kit: VenueKit) -> None:
+    settings = make_settings(send_queue_size=8)
+    async with running_server(settings, database_url) as base:
+        async with TerminalClient.connect(base, kit.token("manager")) as writer:
+            async with open_websocket_url(ws_url(base), message_queue_size=1) as slow:
+                await slow.send_message(json.dumps({"type": "hello", "token": kit.token("staff"), "last_seq": None}))
+                welcome = json.loads(await slow.get_message())
+                # the slow socket stops reading while 200 large events are written
+                for _ in range(200):
+                    await writer.command_ok("test.blob", {"size": 100_000})
+                with pytest.raises(ConnectionClosed) as closed:
+                    with trio.fail_after(10):
+                        while True:
+                            await slow.get_message()
+                assert closed.value.reason.code == 1013
+            # the writer was never held up, and a reconnect from the old seq replays everything
+            async with TerminalClient.connect(base, kit.token("staff"), last_seq=welcome["seq"]) as back:
+                await back.wait_for_seq(welcome["seq"] + 200, timeout=15)
+                assert back.anomalies == [] and len(back.events) == 200
