@@ -174,3 +174,16 @@ async def test_a_slow_consumer_is_cut_off_and_resumes_from_its_seq(database_url:
             async with TerminalClient.connect(base, kit.token("staff"), last_seq=welcome["seq"]) as back:
                 await back.wait_for_seq(welcome["seq"] + 200, timeout=15)
                 assert back.anomalies == [] and len(back.events) == 200
+
+
+async def test_a_terminal_sees_only_its_own_venue(server: str, db: Database, kit: VenueKit, settings) -> None:  # type: ignore[no-untyped-def]
+    from tests.support import make_venue
+
+    other = await make_venue(db, settings, "Across the Road")
+    async with TerminalClient.connect(server, other.token("staff")) as theirs, \
+            TerminalClient.connect(server, kit.token("manager")) as mine:
+        assert theirs.venue_id == other.venue_id
+        await mine.command_ok("venue.update", {"address": "ours only"})
+        await mine.next_event()
+        await trio.sleep(0.3)
+        assert theirs.events == []  # no replay asked, and nothing of another venue
