@@ -7,7 +7,6 @@ shown once by design, so the demo keeps its two in var/demo-terminals.json for t
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from fynlo.config import Settings
-from fynlo.demo_menu import CATEGORIES, MODIFIER_GROUPS
+from fynlo.demo_menu import seed_floor, seed_menu
 
 VENUE_ID = "0f9e1c2a-5d34-4b6e-9a7f-3c8d2e1b4a60"
 OWNER_EMAIL, PASSWORD = "demo@fynlo.local", "fynlo-demo"
@@ -31,37 +30,6 @@ STAFF = [
     ("Kit Kitchen", "kitchen", "5555", None),
 ]
 TERMINALS = ["Front counter iPad", "Bar iPad"]
-_NS = uuid.UUID(VENUE_ID)
-
-
-def _id(*parts: str) -> str:
-    """Stable ids, so the seed can be re-run without duplicating anything."""
-    return str(uuid.uuid5(_NS, "/".join(parts)))
-
-
-def _seed_menu(conn: psycopg.Connection) -> None:
-    groups: dict[str, str] = {}
-    for name, (lo, hi, options) in MODIFIER_GROUPS.items():
-        gid = groups[name] = _id("group", name)
-        conn.execute("INSERT INTO modifier_groups (id, venue_id, name, min_choices, max_choices)"
-                     " VALUES (%s, %s, %s, %s, %s)", (gid, VENUE_ID, name, lo, hi))
-        for pos, (option, delta) in enumerate(options):
-            conn.execute("INSERT INTO modifier_options (id, group_id, name, price_delta, position)"
-                         " VALUES (%s, %s, %s, %s, %s)", (_id("option", name, option), gid, option, delta, pos))
-    for cpos, (category, station, items) in enumerate(CATEGORIES):
-        cid = _id("category", category)
-        conn.execute("INSERT INTO menu_categories (id, venue_id, name, station, position)"
-                     " VALUES (%s, %s, %s, %s, %s)", (cid, VENUE_ID, category, station, cpos))
-        for ipos, (item, price, vat_in, vat_out, allergens, item_groups) in enumerate(items):
-            iid = _id("item", item)
-            conn.execute(
-                "INSERT INTO menu_items (id, venue_id, category_id, name, price, vat_eat_in, vat_takeaway,"
-                " sku, allergens, position) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (iid, VENUE_ID, cid, item, price, vat_in, vat_out, f"SKU{cpos}{ipos:02d}", allergens, ipos),
-            )
-            for gpos, group in enumerate(item_groups):
-                conn.execute("INSERT INTO menu_item_modifier_groups (item_id, group_id, position)"
-                             " VALUES (%s, %s, %s)", (iid, groups[group], gpos))
 
 
 def seed(settings: Settings, url: str) -> dict[str, Any]:
@@ -82,7 +50,8 @@ def seed(settings: Settings, url: str) -> dict[str, Any]:
                 for name, role, pin, email in STAFF:
                     create_staff(conn, settings, VENUE_ID, name=name, role=role, pin=pin, email=email,
                                  password=PASSWORD if email else None)
-                _seed_menu(conn)
+                seed_menu(conn, VENUE_ID)
+                seed_floor(conn, VENUE_ID)
                 tokens_file.unlink(missing_ok=True)
             if not tokens_file.exists():
                 owner = conn.execute("SELECT id FROM staff WHERE venue_id = %s AND role = 'owner'",

@@ -1,10 +1,13 @@
-"""The demo venue's menu: a British gastropub, 40 items in 6 categories (data only).
+"""The demo venue's menu and floor: a British gastropub, 40 items in 6 categories.
 
 Prices are pence, VAT included. UK VAT: hot food and eat-in food 20%; cold takeaway food 0%;
 drinks 20% either way.
 """
 
 from __future__ import annotations
+
+import uuid
+from typing import Any
 
 # group name -> (min, max, [(option, price delta)])
 MODIFIER_GROUPS: dict[str, tuple[int, int, list[tuple[str, int]]]] = {
@@ -72,3 +75,51 @@ CATEGORIES: list[tuple[str, str, list[tuple[str, int, str, str, list[str], list[
         ("Gin", 650, "20.00", "20.00", [], ["Mixer"]),
     ]),
 ]
+
+# area -> table names (seats)
+FLOOR: list[tuple[str, list[tuple[str, int]]]] = [
+    ("Main room", [(str(n), 4 if n % 3 else 6) for n in range(1, 11)]),
+    ("Terrace", [(f"T{n}", 2) for n in range(1, 5)]),
+    ("Bar", [(f"B{n}", 2) for n in range(1, 5)]),
+]
+
+
+def seed_id(venue_id: str, *parts: str) -> str:
+    """Stable ids per venue, so a seed can be re-run (and tests can find things by name)."""
+    return str(uuid.uuid5(uuid.UUID(venue_id), "/".join(parts)))
+
+
+def seed_menu(conn: Any, venue_id: str) -> None:
+    """Write the menu above into a venue (inside the caller's transaction)."""
+    for name, (lo, hi, options) in MODIFIER_GROUPS.items():
+        gid = seed_id(venue_id, "group", name)
+        conn.execute("INSERT INTO modifier_groups (id, venue_id, name, min_choices, max_choices)"
+                     " VALUES (%s, %s, %s, %s, %s)", (gid, venue_id, name, lo, hi))
+        for pos, (option, delta) in enumerate(options):
+            conn.execute("INSERT INTO modifier_options (id, group_id, name, price_delta, position)"
+                         " VALUES (%s, %s, %s, %s, %s)", (seed_id(venue_id, "option", name, option), gid, option, delta, pos))
+    for cpos, (category, station, items) in enumerate(CATEGORIES):
+        cid = seed_id(venue_id, "category", category)
+        conn.execute("INSERT INTO menu_categories (id, venue_id, name, station, position)"
+                     " VALUES (%s, %s, %s, %s, %s)", (cid, venue_id, category, station, cpos))
+        for ipos, (item, price, vat_in, vat_out, allergens, item_groups) in enumerate(items):
+            iid = seed_id(venue_id, "item", item)
+            conn.execute(
+                "INSERT INTO menu_items (id, venue_id, category_id, name, price, vat_eat_in, vat_takeaway,"
+                " sku, allergens, position) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (iid, venue_id, cid, item, price, vat_in, vat_out, f"SKU{cpos}{ipos:02d}", allergens, ipos),
+            )
+            for gpos, group in enumerate(item_groups):
+                conn.execute("INSERT INTO menu_item_modifier_groups (item_id, group_id, position)"
+                             " VALUES (%s, %s, %s)", (iid, seed_id(venue_id, "group", group), gpos))
+
+
+def seed_floor(conn: Any, venue_id: str) -> None:
+    for apos, (area, tables) in enumerate(FLOOR):
+        aid = seed_id(venue_id, "area", area)
+        conn.execute("INSERT INTO floor_areas (id, venue_id, name, position) VALUES (%s, %s, %s, %s)",
+                     (aid, venue_id, area, apos))
+        for tpos, (table, seats) in enumerate(tables):
+            conn.execute("INSERT INTO floor_tables (id, venue_id, area_id, name, seats, position)"
+                         " VALUES (%s, %s, %s, %s, %s, %s)", (seed_id(venue_id, "table", table), venue_id, aid,
+                                                             table, seats, tpos))

@@ -13,8 +13,7 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 
-import fynlo.menu.commands  # noqa: F401  (importing a commands module registers its commands)
-import fynlo.venues.commands  # noqa: F401
+import fynlo.commands.catalog  # noqa: F401  (registers every command)
 from fynlo.bus import open_bus
 from fynlo.commands.dispatch import Dispatcher
 from fynlo.config import Settings

@@ -128,3 +128,26 @@ async def kill_bus_connections(admin: Any, namespace: str, kind: Any) -> int:
         if client["name"] == f"{namespace}-bus":
             killed += int(await admin.client_kill(identifier=int(client["id"])))
     return killed
+
+
+async def with_menu(db: Database, kit: VenueKit) -> VenueKit:
+    """Give the kit's venue the demo menu and floor plan."""
+    from fynlo.demo_menu import seed_floor, seed_menu
+
+    def work(conn):  # type: ignore[no-untyped-def]
+        seed_menu(conn, kit.venue_id)
+        seed_floor(conn, kit.venue_id)
+
+    await db.run(work)
+    return kit
+
+
+def ref(kit: VenueKit, kind: str, *name: str) -> str:
+    """The id of a seeded thing by name: ref(kit, "item", "Chips"), ref(kit, "option", "Cooking", "Rare")."""
+    from fynlo.demo_menu import seed_id
+
+    return seed_id(kit.venue_id, kind, *name)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())

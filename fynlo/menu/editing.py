@@ -12,7 +12,8 @@ every transaction of a venue, so they queue rather than deadlock.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Callable, Mapping, Sequence
 from uuid import UUID
 
 import pydantic
@@ -21,9 +22,67 @@ from pydantic import create_model
 from pydantic.fields import FieldInfo
 
 from fynlo.commands.spec import Args, invalid
+from fynlo.commands.unit import Tx
 from fynlo.errors import NotFound
 
 Row = dict[str, Any]
+Reader = Callable[[Any, str, Sequence[str]], list[Row]]  # (conn, venue_id, ids) -> rows as shown
+Change = Callable[[Row | None], None]                     # writes the thing, given it as it was
+
+
+@dataclass(frozen=True)
+class Kind:
+    table: str
+    read: Reader
+    what: str  # its name in messages: "menu item"
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """A versioned document of a venue that terminals cache (the menu, the floor plan).
+
+    Each change bumps `version_column` and emits one `event` whose data is
+    `{version, <kind>: [the changed ones, as the document shows them], …}`.
+    """
+
+    version_column: str
+    event: str
+    kinds: Mapping[str, Kind]
+
+    def publish(self, tx: Tx, **changed: Sequence[str]) -> dict[str, Any]:
+        """Bump the version and emit the event with these things; return its data.
+
+        Call it once per command, after the rows are written (and after `hold_venue`).
+        """
+        version = bump(tx.conn, tx.venue_id, self.version_column)
+        delta: dict[str, Any] = {"version": version}
+        for key, kind in self.kinds.items():
+            ids = list(changed.get(key, ()))
+            delta[key] = kind.read(tx.conn, tx.venue_id, ids) if ids else []
+        tx.emit(self.event, delta)
+        return delta
+
+    def edit(self, tx: Tx, key: str, entity_id: str, change: Change) -> tuple[dict[str, Any], bool]:
+        """Lock the venue, refuse another venue's id, run `change(current or None)`, and
+        publish the thing if it changed (else answer the current version, emitting nothing).
+
+        Returns the event's data and whether the thing is new.
+        """
+        kind = self.kinds[key]
+        conn, venue_id = tx.conn, tx.venue_id
+        version = hold_venue(conn, venue_id)[self.version_column]
+        refuse_foreign(conn, kind.table, entity_id, venue_id, kind.what)
+        before = kind.read(conn, venue_id, [entity_id])
+        change(before[0] if before else None)
+        after = kind.read(conn, venue_id, [entity_id])
+        if after != before:
+            return self.publish(tx, **{key: [entity_id]}), not before
+        return {"version": version, **{k: (after if k == key else []) for k in self.kinds}}, not before
+
+
+def id_list(ids: Sequence[str] | None) -> list[str] | None:
+    """A reader's `ids` as a query parameter (None: all of the venue's)."""
+    return None if ids is None else [str(i) for i in ids]
 
 
 def upsert_args(name: str, fields: type[pydantic.BaseModel], **extra: Any) -> type[Args]:
@@ -32,7 +91,7 @@ def upsert_args(name: str, fields: type[pydantic.BaseModel], **extra: Any) -> ty
     The field constraints are kept, so a wrong type or range is refused before the actor.
     """
     optional = {
-        key: (info.annotation | None, FieldInfo.merge_field_infos(info, default=None))
+        key: (_constrained(info) | None, FieldInfo(default=None, description=info.description, examples=info.examples))
         for key, info in fields.model_fields.items()
     }
     model: type[Args] = create_model(  # type: ignore[call-overload]
@@ -40,6 +99,11 @@ def upsert_args(name: str, fields: type[pydantic.BaseModel], **extra: Any) -> ty
         **optional, **extra,
     )
     return model
+
+
+def _constrained(info: FieldInfo) -> Any:
+    """The field's type with its constraints attached (ge, max_length, strict…)."""
+    return Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
 
 
 def merged(fields: type[pydantic.BaseModel], current: Mapping[str, Any] | None, args: Args, what: str) -> Any:

@@ -89,6 +89,8 @@ class GroupFields(_Fields):
     def _consistent(self) -> "GroupFields":
         if self.min_choices > self.max_choices:
             raise ValueError("min_choices must not exceed max_choices")
+        if self.min_choices > len(self.options):
+            raise ValueError("min_choices must not exceed the number of options")
         if len({o.id for o in self.options}) != len(self.options):
             raise ValueError("an option is listed twice")
         return self

@@ -9,14 +9,11 @@ from __future__ import annotations
 import uuid
 from typing import Any, Sequence
 
+from fynlo.menu.editing import id_list
 from fynlo.menu.model import MenuItem, ModifierGroup, ModifierOption
 
 Row = dict[str, Any]
 Ids = Sequence[str] | None  # None: all of the venue's
-
-
-def _only(ids: Ids) -> list[str] | None:
-    return None if ids is None else [str(i) for i in ids]
 
 
 def read_categories(conn: Any, venue_id: str, ids: Ids = None) -> list[Row]:
@@ -24,7 +21,7 @@ def read_categories(conn: Any, venue_id: str, ids: Ids = None) -> list[Row]:
         "SELECT id, name, station, position FROM menu_categories"
         " WHERE venue_id = %(v)s AND (%(ids)s::uuid[] IS NULL OR id = ANY(%(ids)s::uuid[]))"
         " ORDER BY position, name",
-        {"v": venue_id, "ids": _only(ids)},
+        {"v": venue_id, "ids": id_list(ids)},
     ).fetchall()
     return [{**c, "id": str(c["id"])} for c in rows]
 
@@ -38,7 +35,7 @@ def read_items(conn: Any, venue_id: str, ids: Ids = None) -> list[Row]:
         "  FROM menu_items i LEFT JOIN menu_item_modifier_groups l ON l.item_id = i.id"
         " WHERE i.venue_id = %(v)s AND (%(ids)s::uuid[] IS NULL OR i.id = ANY(%(ids)s::uuid[]))"
         " GROUP BY i.id ORDER BY i.position, i.name",
-        {"v": venue_id, "ids": _only(ids)},
+        {"v": venue_id, "ids": id_list(ids)},
     ).fetchall()
     return [
         {
@@ -55,7 +52,7 @@ def read_items(conn: Any, venue_id: str, ids: Ids = None) -> list[Row]:
 
 
 def read_groups(conn: Any, venue_id: str, ids: Ids = None) -> list[Row]:
-    params = {"v": venue_id, "ids": _only(ids)}
+    params = {"v": venue_id, "ids": id_list(ids)}
     groups = conn.execute(
         "SELECT id, name, min_choices, max_choices FROM modifier_groups"
         " WHERE venue_id = %(v)s AND (%(ids)s::uuid[] IS NULL OR id = ANY(%(ids)s::uuid[])) ORDER BY name, id",

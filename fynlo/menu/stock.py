@@ -15,7 +15,7 @@ from typing import Any
 
 from fynlo.commands.unit import Tx
 from fynlo.errors import Conflict, NotFound, ValidationError
-from fynlo.menu.changes import publish
+from fynlo.menu.changes import MENU
 from fynlo.menu.editing import hold_venue
 from fynlo.menu.model import settle
 
@@ -48,7 +48,7 @@ def take_stock(tx: Tx, item_id: str, quantity: int) -> None:
         tx.emit("menu.stock_low", {"item_id": item_id, "name": row["name"], "stock": row["stock"],
                                    "low_stock_at": row["low_stock_at"]})
     if resettle(tx.conn, tx.venue_id, item_id):
-        publish(tx, items=[item_id])
+        MENU.publish(tx, items=[item_id])
 
 
 def return_stock(tx: Tx, item_id: str, quantity: int) -> None:
@@ -67,7 +67,7 @@ def return_stock(tx: Tx, item_id: str, quantity: int) -> None:
         (quantity, item_id, tx.venue_id),
     )
     if resettle(tx.conn, tx.venue_id, item_id):
-        publish(tx, items=[item_id])
+        MENU.publish(tx, items=[item_id])
 
 
 def resettle(conn: Any, venue_id: str, item_id: str) -> bool:

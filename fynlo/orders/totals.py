@@ -253,6 +253,7 @@ def compute(
 
 
 def _by_line_id(lines: Sequence[PricedLine]) -> list[PricedLine]:
+    """The lines in id order, so a tied penny lands on the same line however they are listed."""
     ordered = sorted(lines, key=lambda line: line.line_id)
     if any(a.line_id == b.line_id for a, b in zip(ordered, ordered[1:])):
         raise ValueError("two priced lines share a line_id")

@@ -39,6 +39,11 @@ def loader(kind: str) -> Callable[[Loader], Loader]:
     return wrap
 
 
+class StaleState(Exception):
+    """The actor's state is older than the database's (another actor's transaction changed
+    the same rows): the actor reloads and runs the command again."""
+
+
 @dataclass(frozen=True, slots=True)
 class Envelope:
     """A command on its way to an actor."""
@@ -93,7 +98,12 @@ class EntityActor:
             return run_unit(tx, body)
 
         try:
-            outcome = await runtime.db.run(work)
+            try:
+                outcome = await runtime.db.run(work)
+            except StaleState:
+                await self.start()
+                new_state.clear()
+                outcome = await runtime.db.run(work)
         except _Raced:
             reply = await runtime.db.run(lambda conn: stored_reply(conn, runtime.venue_id, env.command))
             return Outcome(reply or {}, [], True)

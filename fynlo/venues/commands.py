@@ -30,7 +30,7 @@ class Venue:
         return {"id": self.id, "version": self.version, **self.settings.model_dump()}
 
 
-def _read(conn: Any, venue_id: str) -> Venue | None:
+def find_venue(conn: Any, venue_id: str) -> Venue | None:
     row = conn.execute("SELECT id, name, settings, version FROM venues WHERE id = %s", (venue_id,)).fetchone()
     if row is None:
         return None
@@ -39,7 +39,14 @@ def _read(conn: Any, venue_id: str) -> Venue | None:
 
 @loader("venue")
 def load_venue(conn: Any, venue_id: str, entity_id: str) -> Venue | None:
-    return _read(conn, venue_id) if entity_id == venue_id else None
+    return find_venue(conn, venue_id) if entity_id == venue_id else None
+
+
+def read_venue(conn: Any, venue_id: str) -> Venue:
+    venue = find_venue(conn, venue_id)
+    if venue is None:
+        raise NotFound("venue not found")
+    return venue
 
 
 def save_settings(conn: Any, venue_id: str, settings: VenueSettings, version: int) -> None:
@@ -57,10 +64,7 @@ class VenueGetArgs(Args):
 
 @query("venue.get", VenueGetArgs)
 def venue_get(conn: Any, principal: Principal, args: VenueGetArgs) -> dict[str, Any]:
-    venue = _read(conn, principal.venue_id)
-    if venue is None:
-        raise NotFound("venue not found")
-    return venue.view()
+    return read_venue(conn, principal.venue_id).view()
 
 
 class VenueUpdateArgs(Args):

@@ -1,0 +1,1 @@
+"""The floor plan: areas and their tables, which orders are opened on."""

@@ -1,0 +1,109 @@
+"""Kitchen commands: send, fire a course, void a sent line, bump and recall tickets, bills."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from fynlo.commands.spec import write
+from fynlo.commands.unit import Tx
+from fynlo.errors import Conflict
+from fynlo.orders import actions, jobs, kitchen, repo
+from fynlo.orders.args import CourseArgs, OrderArgs, TicketArgs, VoidArgs
+from fynlo.orders.commands import Result, commit, current, order_actor
+from fynlo.orders.model import KitchenStatus, Order, Ticket
+from fynlo.venues.commands import read_venue
+
+
+def _ids(tx: Tx):  # type: ignore[no-untyped-def]
+    """Ticket ids derived from the command id, so a retry names the same tickets."""
+    return lambda key: str(uuid.uuid5(uuid.UUID(tx.command.id), key))
+
+
+def _announce(tx: Tx, order: Order, tickets: list[Ticket]) -> None:
+    """Kitchen screens follow `kitchen.ticket`; fired tickets also go to the printers."""
+    for ticket in tickets:
+        tx.emit("kitchen.ticket", ticket.view(order))
+    jobs.queue_tickets(tx, order, [t for t in tickets if t.fired_at is not None and t.bumped_at is None])
+
+
+@write("order.send", OrderArgs, actor=order_actor)
+def send(tx: Tx, order: Order | None, args: OrderArgs) -> Result:
+    order = current(order, args)
+    new, tickets = kitchen.send(order, repo.now(tx.conn), _ids(tx))
+    result = commit(tx, order, new, "order.sent")
+    _announce(tx, result[1], tickets)
+    return result
+
+
+@write("order.fire_course", CourseArgs, actor=order_actor)
+def fire_course(tx: Tx, order: Order | None, args: CourseArgs) -> Result:
+    order = current(order, args)
+    new, fired = kitchen.fire_course(order, args.course, repo.now(tx.conn))
+    result = commit(tx, order, new, "order.course_fired")
+    _announce(tx, result[1], fired)
+    return result
+
+
+@write("order.void_item", VoidArgs, actor=order_actor)
+def void_item(tx: Tx, order: Order | None, args: VoidArgs) -> Result:
+    order = current(order, args)
+    new, line = actions.void_line(order, str(args.line_id), args.reason, tx.approved_by or tx.principal.staff_id)
+    tickets: list[Ticket] = []
+    if line.station != kitchen.NO_STATION:
+        ticket = kitchen.void_ticket(order, line, repo.now(tx.conn), _ids(tx)(f"void/{line.id}"))
+        new, tickets = replace(new, tickets=new.tickets + (ticket,)), [ticket]
+    result = commit(tx, order, new, "order.updated")
+    _announce(tx, result[1], tickets)
+    return result
+
+
+def _move(tx: Tx, order: Order | None, args: TicketArgs, move: str) -> Result:
+    order = current(order, args)
+    new, ticket = kitchen.move_ticket(order, str(args.ticket_id), move, repo.now(tx.conn))
+    result = commit(tx, order, new, "order.updated")
+    tx.emit("kitchen.ticket", ticket.view(result[1]))
+    return result
+
+
+@write("kitchen.start", TicketArgs, actor=order_actor)
+def start(tx: Tx, order: Order | None, args: TicketArgs) -> Result:
+    return _move(tx, order, args, "start")
+
+
+@write("kitchen.bump", TicketArgs, actor=order_actor)
+def bump(tx: Tx, order: Order | None, args: TicketArgs) -> Result:
+    return _move(tx, order, args, "bump")
+
+
+@write("kitchen.recall", TicketArgs, actor=order_actor)
+def recall(tx: Tx, order: Order | None, args: TicketArgs) -> Result:
+    return _move(tx, order, args, "recall")
+
+
+@write("order.mark_ready", OrderArgs, actor=order_actor)
+def mark_ready(tx: Tx, order: Order | None, args: OrderArgs) -> Result:
+    order = current(order, args)
+    new, tickets = kitchen.mark_ready(order, repo.now(tx.conn))
+    result = commit(tx, order, new, "order.ready")
+    for ticket in tickets:
+        tx.emit("kitchen.ticket", ticket.view(result[1]))
+    return result
+
+
+@write("order.mark_served", OrderArgs, actor=order_actor)
+def mark_served(tx: Tx, order: Order | None, args: OrderArgs) -> Result:
+    order = current(order, args)
+    if order.kitchen_status is KitchenStatus.NONE:
+        raise Conflict("nothing was sent to the kitchen", reason="nothing_to_serve")
+    return commit(tx, order, replace(order, kitchen_status=KitchenStatus.SERVED), "order.served")
+
+
+@write("order.print_bill", OrderArgs, actor=order_actor)
+def print_bill(tx: Tx, order: Order | None, args: OrderArgs) -> tuple[dict[str, Any], Order | None]:
+    order = current(order, args)
+    if not order.live_lines:
+        raise Conflict("the order has nothing to bill", reason="empty_order")
+    job_id = jobs.queue_bill(tx, order, read_venue(tx.conn, tx.venue_id).view())
+    return {"job_id": job_id, "order": order.view()}, order
