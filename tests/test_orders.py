@@ -355,3 +355,23 @@ async def test_stock_counts_down_and_86s_the_item(server: str, venue: VenueKit) 
     assert item["stock"] == 0 and item["available"] is False
     gone = await w("order.add_item", order_id=order_id, line_id=new_id(), item_id=pudding)
     assert gone["error"]["code"] == "conflict"
+
+
+async def test_reads_for_terminals_and_kitchen_screens(server: str, db: Database, venue: VenueKit, settings) -> None:  # type: ignore[no-untyped-def]
+    from tests.support import make_venue
+
+    w = Waiter(server, venue)
+    order_id = await w.open("2")
+    await w.add(order_id, "Scotch egg")
+    await w.add(order_id, "Pint of cider")
+    await w.ok("order.send", order_id=order_id)
+    chef = Waiter(server, venue, "kitchen")
+    assert (await chef.ok("order.get", order_id=order_id))["order_id"] == order_id
+    assert order_id in [o["order_id"] for o in (await chef.ok("order.list"))["orders"]]
+    kitchen_only = (await chef.ok("kitchen.get", station="kitchen"))["tickets"]
+    assert [t["lines"][0]["name"] for t in kitchen_only if t["order_id"] == order_id] == ["Scotch egg"]
+    everything = (await chef.ok("kitchen.get"))["tickets"]
+    assert {t["station"] for t in everything if t["order_id"] == order_id} == {"kitchen", "bar"}
+    stranger = await make_venue(db, settings, "Stranger")
+    assert (await Waiter(server, stranger)("order.get", order_id=order_id))["error"]["code"] == "not_found"
+    assert order_id not in [o["order_id"] for o in (await Waiter(server, stranger).ok("order.list"))["orders"]]

@@ -42,6 +42,8 @@ RULES: Final[Mapping[str, Rule]] = {
     "menu.upsert_*": Rule(MANAGERS),
     "menu.set_available": Rule(ALL),            # the kitchen 86es what it runs out of
     "order.*": Rule(FRONT),
+    "order.get": Rule(ALL),
+    "order.list": Rule(ALL),
     "order.mark_ready": Rule(ALL),
     "order.void_item": Rule(FRONT, approval=True),
     "order.cancel": Rule(FRONT, approval=True),

@@ -11,7 +11,7 @@ from typing import Iterable, Sequence
 from fynlo.errors import Conflict, NotFound, ValidationError
 from fynlo.money import split_evenly
 from fynlo.orders.model import Line, LineState, Order, OrderStatus, PaymentStatus
-from fynlo.orders.totals import Discount, check_discount
+from fynlo.orders.totals import Discount, check_discount, line_discount
 
 
 def require_open(order: Order | None) -> Order:
@@ -117,7 +117,7 @@ def divide(line: Line, parts: int) -> list[Line]:
     """A line shared by `parts` orders, as one line each: the price and any discount divided evenly."""
     if line.share is not None:
         raise Conflict("a line that was already divided cannot be divided again", reason="already_divided")
-    amounts = split_evenly(line.discount.value, parts) if line.discount else None  # type: ignore[arg-type]
+    amounts = split_evenly(line_discount(line.gross, line.discount), parts) if line.discount else None
     out = []
     for index in range(parts):
         discount = None if amounts is None else Discount("amount", amounts[index])
