@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping, TypeVar
+
+T = TypeVar("T", int, float)
 
 
-def _int(env: Mapping[str, str], key: str, default: int) -> int:
+def _number(env: Mapping[str, str], key: str, default: T, cast: Callable[[str], T]) -> T:
     raw = env.get(key)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{key} must be a whole number, got {raw!r}") from None
-
-
-def _float(env: Mapping[str, str], key: str, default: float) -> float:
-    raw = env.get(key)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
+        return cast(raw)
     except ValueError:
         raise ValueError(f"{key} must be a number, got {raw!r}") from None
 
@@ -60,18 +52,18 @@ class Settings:
         var_dir = Path(env.get("FYNLO_VAR_DIR", "var"))
         return cls(
             host=env.get("FYNLO_HOST", "127.0.0.1"),
-            port=_int(env, "FYNLO_PORT", 8000),
+            port=_number(env, "FYNLO_PORT", 8000, int),
             var_dir=var_dir,
             database_url=env.get("FYNLO_DATABASE_URL") or None,
             redis_url=env.get("FYNLO_REDIS_URL") or None,
             redis_namespace=env.get("FYNLO_REDIS_NAMESPACE") or "fynlo",
             secret_key=env.get("FYNLO_SECRET_KEY") or "",
-            db_pool_size=_int(env, "FYNLO_DB_POOL_SIZE", 10),
-            access_token_ttl_s=_int(env, "FYNLO_ACCESS_TOKEN_TTL", 15 * 60),
-            lease_ttl_s=_float(env, "FYNLO_LEASE_TTL", 6.0),
-            lease_renew_s=_float(env, "FYNLO_LEASE_RENEW", 2.0),
-            send_queue_size=_int(env, "FYNLO_SEND_QUEUE", 1000),
-            login_rate_per_min=_int(env, "FYNLO_LOGIN_RATE_PER_MIN", 10),
+            db_pool_size=_number(env, "FYNLO_DB_POOL_SIZE", 10, int),
+            access_token_ttl_s=_number(env, "FYNLO_ACCESS_TOKEN_TTL", 15 * 60, int),
+            lease_ttl_s=_number(env, "FYNLO_LEASE_TTL", 6.0, float),
+            lease_renew_s=_number(env, "FYNLO_LEASE_RENEW", 2.0, float),
+            send_queue_size=_number(env, "FYNLO_SEND_QUEUE", 1000, int),
+            login_rate_per_min=_number(env, "FYNLO_LOGIN_RATE_PER_MIN", 10, int),
             instance_name=env.get("FYNLO_INSTANCE_NAME") or f"{os.uname().nodename}:{os.getpid()}",
             log_level=env.get("FYNLO_LOG_LEVEL", "INFO"),
         )
@@ -85,10 +77,4 @@ class Settings:
             self.var_dir.mkdir(parents=True, exist_ok=True)
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
-        return _replace(self, secret_key=path.read_text().strip())
-
-
-def _replace(settings: Settings, **changes: object) -> Settings:
-    from dataclasses import replace
-
-    return replace(settings, **changes)  # type: ignore[arg-type]
+        return replace(self, secret_key=path.read_text().strip())

@@ -89,7 +89,7 @@ def order_open(tx: Tx, order: Order | None, args: OpenArgs) -> Result:
     return commit(tx, None, new, "order.opened")
 
 
-def _modifiers(tx: Tx, item: Any, option_ids: list[Any]) -> tuple[Modifier, ...]:
+def _modifiers(item: Any, option_ids: list[Any]) -> tuple[Modifier, ...]:
     chosen = choose_modifiers(item, [str(o) for o in option_ids])
     return tuple(Modifier(c.option_id, c.group_id, c.group_name, c.name, c.price_delta) for c in chosen)
 
@@ -103,7 +103,7 @@ def add_item(tx: Tx, order: Order | None, args: AddItemArgs) -> Result:
     if not item.available:
         raise Conflict(f"{item.name} is not available", reason="item_unavailable", item_id=item.id)
     line = Line(id=str(args.line_id), item_id=item.id, name=item.name, unit_price=item.price,
-                quantity=args.quantity, modifiers=_modifiers(tx, item, args.modifier_option_ids),
+                quantity=args.quantity, modifiers=_modifiers(item, args.modifier_option_ids),
                 station=item.station, vat_eat_in=item.vat_eat_in, vat_takeaway=item.vat_takeaway,
                 position=actions.positions(order.lines), allergens=tuple(item.allergens), note=args.note,
                 seat=args.seat, course=args.course)
@@ -116,17 +116,21 @@ def add_item(tx: Tx, order: Order | None, args: AddItemArgs) -> Result:
 def update_item(tx: Tx, order: Order | None, args: UpdateItemArgs) -> Result:
     order = current(order, args)
     line = actions.require_unsent(order, str(args.line_id), "changed")
-    changes: dict[str, Any] = {k: getattr(args, k) for k in ("quantity", "note", "seat", "course")
-                               if k in args.model_fields_set}
-    if "modifier_option_ids" in args.model_fields_set:
+    fields = args.model_fields_set
+    changes: dict[str, Any] = {}
+    if args.quantity is not None:
+        changes["quantity"] = args.quantity
+    if args.course is not None:
+        changes["course"] = args.course
+    if "seat" in fields:
+        changes["seat"] = args.seat       # null takes the line off any seat
+    if "note" in fields:
+        changes["note"] = args.note or ""
+    if "modifier_option_ids" in fields:
         item = item_for_order(tx.conn, tx.venue_id, line.item_id)
         if item is None:
             raise NotFound("the menu item is gone", item_id=line.item_id)
-        changes["modifiers"] = _modifiers(tx, item, args.modifier_option_ids or [])
-    if changes.get("quantity") is None:
-        changes.pop("quantity", None)
-    if changes.get("course") is None:
-        changes.pop("course", None)
+        changes["modifiers"] = _modifiers(item, args.modifier_option_ids or [])
     updated = replace(line, **changes)
     delta = updated.quantity - line.quantity
     if delta > 0:

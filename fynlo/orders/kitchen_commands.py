@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from typing import Any
+from typing import Any, Callable
 
 from fynlo.commands.spec import write
 from fynlo.commands.unit import Tx
@@ -16,7 +16,7 @@ from fynlo.orders.model import KitchenStatus, Order, Ticket
 from fynlo.venues.commands import read_venue
 
 
-def _ids(tx: Tx):  # type: ignore[no-untyped-def]
+def _ids(tx: Tx) -> Callable[[str], str]:
     """Ticket ids derived from the command id, so a retry names the same tickets."""
     return lambda key: str(uuid.uuid5(uuid.UUID(tx.command.id), key))
 
@@ -28,22 +28,24 @@ def _announce(tx: Tx, order: Order, tickets: list[Ticket]) -> None:
     jobs.queue_tickets(tx, order, [t for t in tickets if t.fired_at is not None and t.bumped_at is None])
 
 
+def _commit_with_tickets(tx: Tx, old: Order, new: Order, tickets: list[Ticket], event: str) -> Result:
+    result = commit(tx, old, new, event)
+    _announce(tx, result[1], tickets)
+    return result
+
+
 @write("order.send", OrderArgs, actor=order_actor)
 def send(tx: Tx, order: Order | None, args: OrderArgs) -> Result:
     order = current(order, args)
     new, tickets = kitchen.send(order, repo.now(tx.conn), _ids(tx))
-    result = commit(tx, order, new, "order.sent")
-    _announce(tx, result[1], tickets)
-    return result
+    return _commit_with_tickets(tx, order, new, tickets, "order.sent")
 
 
 @write("order.fire_course", CourseArgs, actor=order_actor)
 def fire_course(tx: Tx, order: Order | None, args: CourseArgs) -> Result:
     order = current(order, args)
     new, fired = kitchen.fire_course(order, args.course, repo.now(tx.conn))
-    result = commit(tx, order, new, "order.course_fired")
-    _announce(tx, result[1], fired)
-    return result
+    return _commit_with_tickets(tx, order, new, fired, "order.course_fired")
 
 
 @write("order.void_item", VoidArgs, actor=order_actor)
@@ -54,9 +56,7 @@ def void_item(tx: Tx, order: Order | None, args: VoidArgs) -> Result:
     if line.station != kitchen.NO_STATION:
         ticket = kitchen.void_ticket(order, line, repo.now(tx.conn), _ids(tx)(f"void/{line.id}"))
         new, tickets = replace(new, tickets=new.tickets + (ticket,)), [ticket]
-    result = commit(tx, order, new, "order.updated")
-    _announce(tx, result[1], tickets)
-    return result
+    return _commit_with_tickets(tx, order, new, tickets, "order.updated")
 
 
 def _move(tx: Tx, order: Order | None, args: TicketArgs, move: str) -> Result:
