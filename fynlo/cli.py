@@ -6,7 +6,6 @@ import argparse
 import sys
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
-from pathlib import Path
 from typing import Iterator, Sequence
 
 from fynlo.config import Settings

@@ -3,36 +3,20 @@ venue's ids, and the table lookup orders use."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
 
 from fynlo.db import Database
-from fynlo.floor.repo import table_for_order
+from fynlo.floor.repo import read_floor, table_for_order
 from tests.support import VenueKit, make_venue
 from tests.test_commands import post
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-async def ok(server: str, token: str, name: str, args: dict[str, Any]) -> Any:
-    reply = await post(server, token, name, args)
-    assert reply["ok"], reply
-    return reply["result"]
+from tests.test_menu import new_id, ok
+from tests.test_menu import snapshot as menu_snapshot
 
 
 async def snapshot(db: Database, venue_id: str) -> dict[str, Any]:
-    from fynlo.floor.repo import read_floor
-
-    def read(conn):  # type: ignore[no-untyped-def]
-        events = [(r["name"], r["data"]) for r in conn.execute(
-            "SELECT name, data FROM events WHERE venue_id = %s ORDER BY seq", (venue_id,)).fetchall()]
-        return {"floor": read_floor(conn, venue_id), "events": events}
-
-    return await db.run(read)
+    return await menu_snapshot(db, venue_id, read_floor, "floor")
 
 
 async def seed(server: str, kit: VenueKit) -> dict[str, str]:

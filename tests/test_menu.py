@@ -4,15 +4,16 @@ another venue's ids, bad input, 86'ing, and stock taken by orders."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 import pytest
+import trio
 from pydantic import Field
 
 from fynlo.commands.spec import Args, write
 from fynlo.commands.unit import Tx
 from fynlo.db import Database
-from fynlo.menu.repo import item_for_order
+from fynlo.menu.repo import item_for_order, read_menu
 from fynlo.menu.stock import return_stock, take_stock
 from fynlo.runtime.entity import loader
 from sim.client import TerminalClient
@@ -25,16 +26,17 @@ from tests.test_commands import post
 class _Stock(Args):
     item_id: str
     quantity: int = Field(ge=-5)
+    order: str = "one"  # each order is its own actor: orders take stock in parallel
 
 
-@write("test.menu_take_stock", _Stock, actor=lambda a, p: ("test-order", p.venue_id))
+@write("test.menu_take_stock", _Stock, actor=lambda a, p: ("test-order", a.order))
 def _take(tx: Tx, state: Any, args: _Stock) -> tuple[Any, Any]:
     take_stock(tx, args.item_id, args.quantity)
     tx.emit("test.order_line", {"item_id": args.item_id})
     return {}, state
 
 
-@write("test.menu_return_stock", _Stock, actor=lambda a, p: ("test-order", p.venue_id))
+@write("test.menu_return_stock", _Stock, actor=lambda a, p: ("test-order", a.order))
 def _return(tx: Tx, state: Any, args: _Stock) -> tuple[Any, Any]:
     return_stock(tx, args.item_id, args.quantity)
     tx.emit("test.order_line_removed", {"item_id": args.item_id})
@@ -59,16 +61,16 @@ async def ok(server: str, token: str, name: str, args: dict[str, Any]) -> Any:
     return reply["result"]
 
 
-async def snapshot(db: Database, venue_id: str) -> dict[str, Any]:
-    """Everything a menu command could change: the version, the events, the rows."""
-    from fynlo.menu.repo import read_menu
+async def snapshot(db: Database, venue_id: str, read: Callable[[Any, str], Any] = read_menu,
+                   key: str = "menu") -> dict[str, Any]:
+    """Everything a command could change: the document (`read`) under `key`, and the events."""
 
-    def read(conn):  # type: ignore[no-untyped-def]
+    def work(conn):  # type: ignore[no-untyped-def]
         events = [(r["name"], r["data"]) for r in conn.execute(
             "SELECT name, data FROM events WHERE venue_id = %s ORDER BY seq", (venue_id,)).fetchall()]
-        return {"menu": read_menu(conn, venue_id), "events": events}
+        return {key: read(conn, venue_id), "events": events}
 
-    return await db.run(read)
+    return await db.run(work)
 
 
 async def seed(server: str, kit: VenueKit) -> dict[str, str]:
@@ -334,3 +336,33 @@ async def test_uncounted_items_are_not_touched_by_orders(server: str, db: Databa
     assert unknown["error"]["code"] == "not_found"
     zero = await post(server, kit.token("staff"), "test.menu_take_stock", {"item_id": ids["item"], "quantity": 0})
     assert zero["error"]["code"] == "validation_error"
+
+
+async def test_parallel_orders_never_oversell_while_the_menu_is_edited(server: str, db: Database, kit: VenueKit) -> None:
+    ids = await seed(server, kit)
+    steak, manager = ids["item"], kit.token("manager")
+    await ok(server, manager, "menu.set_stock", {"item_id": steak, "stock": 10})
+    replies: list[dict[str, Any]] = []
+
+    async def order(i: int) -> None:
+        replies.append(await post(server, kit.token("staff"), "test.menu_take_stock",
+                                  {"item_id": steak, "quantity": 1, "order": f"order-{i}"}))
+
+    async def edit(i: int) -> None:
+        assert (await post(server, manager, "menu.upsert_item", {"id": steak, "description": f"edit {i}"}))["ok"]
+
+    async with trio.open_nursery() as nursery:
+        for i in range(25):
+            nursery.start_soon(order, i)
+            if i % 5 == 0:
+                nursery.start_soon(edit, i)
+    codes = sorted("ok" if r["ok"] else r["error"]["code"] for r in replies)
+    assert codes == ["conflict"] * 15 + ["ok"] * 10
+    after = await snapshot(db, kit.venue_id)
+    (item,) = after["menu"]["items"]
+    assert item["stock"] == 0 and item["available"] is False
+    # it went off exactly once, whatever the interleaving, and every edit landed
+    seen = [d["items"][0] for n, d in after["events"] if n == "menu.updated" and d["items"]]
+    went_off = [b for a, b in zip(seen, seen[1:]) if a["available"] and not b["available"]]
+    assert len(went_off) == 1 and went_off[0]["stock"] == 0
+    assert {d["description"] for d in seen} >= {f"edit {i}" for i in range(0, 25, 5)}

@@ -41,6 +41,9 @@ RULES: Final[Mapping[str, Rule]] = {
     "menu.get": Rule(ALL),
     "menu.upsert_*": Rule(MANAGERS),
     "menu.set_available": Rule(ALL),            # the kitchen 86es what it runs out of
+    "menu.set_stock": Rule(ALL),                # and counts what is left
+    "floor.get": Rule(ALL),
+    "floor.upsert_*": Rule(MANAGERS),
     "order.*": Rule(FRONT),
     "order.get": Rule(ALL),
     "order.list": Rule(ALL),

@@ -8,30 +8,19 @@ from __future__ import annotations
 import uuid
 from typing import Any, Sequence
 
-from fynlo.menu.editing import hold_venue, id_list
+from fynlo.menu.catalogue import hold_venue, read_rows
 
 Row = dict[str, Any]
 Ids = Sequence[str] | None  # None: all of the venue's
 
 
 def read_areas(conn: Any, venue_id: str, ids: Ids = None) -> list[Row]:
-    rows = conn.execute(
-        "SELECT id, name, position FROM floor_areas"
-        " WHERE venue_id = %(v)s AND (%(ids)s::uuid[] IS NULL OR id = ANY(%(ids)s::uuid[]))"
-        " ORDER BY position, name",
-        {"v": venue_id, "ids": id_list(ids)},
-    ).fetchall()
-    return [{**a, "id": str(a["id"])} for a in rows]
+    return read_rows(conn, "floor_areas", ("id", "name", "position"), venue_id, ids)
 
 
 def read_tables(conn: Any, venue_id: str, ids: Ids = None) -> list[Row]:
-    rows = conn.execute(
-        "SELECT id, area_id, name, seats, position, active FROM floor_tables"
-        " WHERE venue_id = %(v)s AND (%(ids)s::uuid[] IS NULL OR id = ANY(%(ids)s::uuid[]))"
-        " ORDER BY position, name",
-        {"v": venue_id, "ids": id_list(ids)},
-    ).fetchall()
-    return [{**t, "id": str(t["id"]), "area_id": str(t["area_id"])} for t in rows]
+    return read_rows(conn, "floor_tables", ("id", "area_id", "name", "seats", "position", "active"), venue_id, ids,
+                     uuids=("id", "area_id"))
 
 
 def read_floor(conn: Any, venue_id: str) -> dict[str, Any]:

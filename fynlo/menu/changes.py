@@ -7,10 +7,10 @@ its cached menu and takes the new `version` without asking for the whole menu ag
 
 from __future__ import annotations
 
-from fynlo.menu.editing import Catalogue, Kind
+from fynlo.menu.catalogue import Catalogue, Kind
 from fynlo.menu.repo import read_categories, read_groups, read_items
 
-MENU = Catalogue("menu_version", "menu.updated", {
+MENU = Catalogue("menu_version", "menu.updated", "menu", {
     "categories": Kind("menu_categories", read_categories, "category"),
     "items": Kind("menu_items", read_items, "menu item"),
     "modifier_groups": Kind("modifier_groups", read_groups, "modifier group"),

@@ -2,140 +2,88 @@
 
 Every write runs in the venue's one menu actor (`("menu", venue_id)`), so menu edits queue
 instead of racing. Each change bumps the menu `version` and emits one `menu.updated` with what
-changed (`changes.publish`); a write that changes nothing answers the current version and
-emits nothing. Upserts answer that same data plus `created`.
+changed (`changes.MENU`); a write that changes nothing answers the current version and emits
+nothing. Upserts answer that same data plus `created`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Hashable
+from typing import Any
 from uuid import UUID
 
 from pydantic import Field, StrictBool, StrictInt
 
-from fynlo.auth.principal import Principal
-from fynlo.commands.spec import Args, query, write
+from fynlo.commands.spec import Args, write
 from fynlo.commands.unit import Tx
 from fynlo.errors import Conflict, NotFound
+from fynlo.menu.catalogue import Row, missing, upsert_row
 from fynlo.menu.changes import MENU
-from fynlo.menu.editing import Change, merged, missing, refuse_foreign, upsert_args, upsert_row
 from fynlo.menu.model import MAX_STOCK, CategoryFields, GroupFields, ItemFields
 from fynlo.menu.repo import read_menu
 from fynlo.menu.stock import resettle
-from fynlo.runtime.entity import loader
 
-Row = dict[str, Any]
 Result = tuple[dict[str, Any], int]
 
-
-def _menu_actor(args: Any, principal: Principal) -> Hashable:
-    return ("menu", principal.venue_id)
+MENU.serve("menu.get", read_menu)
 
 
-@loader("menu")
-def load_menu(conn: Any, venue_id: str, entity_id: str) -> int | None:
-    """The menu actor's state is only the version it last wrote (handlers read the rows)."""
-    row = conn.execute("SELECT menu_version FROM venues WHERE id = %s", (venue_id,)).fetchone()
-    return None if row is None else int(row["menu_version"])
+@MENU.upsert("menu.upsert_category", "categories", CategoryFields)
+def save_category(tx: Tx, category_id: str, category: CategoryFields, args: Any) -> None:
+    upsert_row(tx.conn, "menu_categories", ("venue_id", tx.venue_id), category_id, category.model_dump())
 
 
-class MenuGetArgs(Args):
-    pass
-
-
-@query("menu.get", MenuGetArgs)
-def menu_get(conn: Any, principal: Principal, args: MenuGetArgs) -> dict[str, Any]:
-    return read_menu(conn, principal.venue_id)
-
-
-def _upserted(tx: Tx, kind: str, entity_id: str, change: Change) -> Result:
-    delta, created = MENU.edit(tx, kind, entity_id, change)
-    return {**delta, "created": created}, delta["version"]
-
-
-# -- upserts ---------------------------------------------------------------------------------
-
-UpsertCategoryArgs = upsert_args("UpsertCategoryArgs", CategoryFields)
-UpsertItemArgs = upsert_args("UpsertItemArgs", ItemFields)
-UpsertGroupArgs = upsert_args("UpsertGroupArgs", GroupFields)
-
-
-@write("menu.upsert_category", UpsertCategoryArgs, actor=_menu_actor)
-def upsert_category(tx: Tx, version: int | None, args: Any) -> Result:
-    category_id = str(args.id)
-
-    def change(current: Row | None) -> None:
-        category = merged(CategoryFields, current, args, "category")
-        upsert_row(tx.conn, "menu_categories", ("venue_id", tx.venue_id), category_id, category.model_dump())
-
-    return _upserted(tx, "categories", category_id, change)
-
-
-@write("menu.upsert_item", UpsertItemArgs, actor=_menu_actor)
-def upsert_item(tx: Tx, version: int | None, args: Any) -> Result:
-    item_id = str(args.id)
+@MENU.upsert("menu.upsert_item", "items", ItemFields)
+def save_item(tx: Tx, item_id: str, item: ItemFields, args: Any) -> None:
     conn, venue_id = tx.conn, tx.venue_id
-
-    def change(current: Row | None) -> None:
-        item = merged(ItemFields, current, args, "menu item")
-        values = item.model_dump(mode="json", exclude={"modifier_group_ids"})
-        if missing(conn, "menu_categories", [values["category_id"]], venue_id):
-            raise NotFound("no such category", category_id=values["category_id"])
-        group_ids = [str(g) for g in item.modifier_group_ids]
-        unknown = missing(conn, "modifier_groups", group_ids, venue_id)
-        if unknown:
-            raise NotFound("no such modifier group", modifier_group_ids=unknown)
-        if item.sku is not None and conn.execute(
-            "SELECT 1 FROM menu_items WHERE venue_id = %s AND sku = %s AND id <> %s", (venue_id, item.sku, item_id)
-        ).fetchone():
-            raise Conflict(f"another item already has the sku {item.sku}", reason="duplicate_sku", sku=item.sku)
-        if "available" in args.model_fields_set:
-            values["stock_out"] = False  # said by hand: no longer the count's doing
-        upsert_row(conn, "menu_items", ("venue_id", venue_id), item_id, values)
-        conn.execute(
-            "DELETE FROM menu_item_modifier_groups l USING menu_items i"
-            " WHERE l.item_id = i.id AND i.id = %s AND i.venue_id = %s",
-            (item_id, venue_id),
-        )
-        conn.cursor().executemany(
-            "INSERT INTO menu_item_modifier_groups (item_id, group_id, position) VALUES (%s, %s, %s)",
-            [(item_id, g, position) for position, g in enumerate(group_ids)],
-        )
-        resettle(conn, venue_id, item_id)
-
-    return _upserted(tx, "items", item_id, change)
+    values = item.model_dump(mode="json", exclude={"modifier_group_ids"})
+    if missing(conn, "menu_categories", [values["category_id"]], venue_id):
+        raise NotFound("no such category", category_id=values["category_id"])
+    group_ids = [str(g) for g in item.modifier_group_ids]
+    unknown = missing(conn, "modifier_groups", group_ids, venue_id)
+    if unknown:
+        raise NotFound("no such modifier group", modifier_group_ids=unknown)
+    if item.sku is not None and conn.execute(
+        "SELECT 1 FROM menu_items WHERE venue_id = %s AND sku = %s AND id <> %s", (venue_id, item.sku, item_id)
+    ).fetchone():
+        raise Conflict(f"another item already has the sku {item.sku}", reason="duplicate_sku", sku=item.sku)
+    if "available" in args.model_fields_set:
+        values["stock_out"] = False  # said by hand: no longer the count's doing
+    upsert_row(conn, "menu_items", ("venue_id", venue_id), item_id, values)
+    conn.execute(
+        "DELETE FROM menu_item_modifier_groups l USING menu_items i"
+        " WHERE l.item_id = i.id AND i.id = %s AND i.venue_id = %s",
+        (item_id, venue_id),
+    )
+    conn.cursor().executemany(
+        "INSERT INTO menu_item_modifier_groups (item_id, group_id, position) VALUES (%s, %s, %s)",
+        [(item_id, g, position) for position, g in enumerate(group_ids)],
+    )
+    resettle(conn, venue_id, item_id)
 
 
-@write("menu.upsert_modifier_group", UpsertGroupArgs, actor=_menu_actor)
-def upsert_modifier_group(tx: Tx, version: int | None, args: Any) -> Result:
-    group_id = str(args.id)
+@MENU.upsert("menu.upsert_modifier_group", "modifier_groups", GroupFields)
+def save_modifier_group(tx: Tx, group_id: str, group: GroupFields, args: Any) -> None:
     conn, venue_id = tx.conn, tx.venue_id
-
-    def change(current: Row | None) -> None:
-        group = merged(GroupFields, current, args, "modifier group")
-        option_ids = [str(o.id) for o in group.options]
-        for other in conn.execute(
-            "SELECT o.id, g.venue_id FROM modifier_options o JOIN modifier_groups g ON g.id = o.group_id"
-            " WHERE o.id = ANY(%s::uuid[]) AND o.group_id <> %s",
-            (option_ids, group_id),
-        ).fetchall():
-            if str(other["venue_id"]) != venue_id:
-                raise NotFound("no such modifier option", option=str(other["id"]))
-            raise Conflict("that option belongs to another modifier group", reason="option_in_other_group",
-                           option=str(other["id"]))
-        upsert_row(conn, "modifier_groups", ("venue_id", venue_id), group_id,
-                   group.model_dump(exclude={"options"}))
-        # Options left out are deleted: order lines keep their own copy of what was chosen.
-        conn.execute(
-            "DELETE FROM modifier_options o USING modifier_groups g"
-            " WHERE o.group_id = g.id AND g.id = %s AND g.venue_id = %s AND NOT o.id = ANY(%s::uuid[])",
-            (group_id, venue_id, option_ids),
-        )
-        for position, option in enumerate(group.options):
-            upsert_row(conn, "modifier_options", ("group_id", group_id), str(option.id),
-                       {**option.model_dump(exclude={"id"}), "position": position})
-
-    return _upserted(tx, "modifier_groups", group_id, change)
+    option_ids = [str(o.id) for o in group.options]
+    for other in conn.execute(
+        "SELECT o.id, g.venue_id FROM modifier_options o JOIN modifier_groups g ON g.id = o.group_id"
+        " WHERE o.id = ANY(%s::uuid[]) AND o.group_id <> %s",
+        (option_ids, group_id),
+    ).fetchall():
+        if str(other["venue_id"]) != venue_id:
+            raise NotFound("no such modifier option", option=str(other["id"]))
+        raise Conflict("that option belongs to another modifier group", reason="option_in_other_group",
+                       option=str(other["id"]))
+    upsert_row(conn, "modifier_groups", ("venue_id", venue_id), group_id, group.model_dump(exclude={"options"}))
+    # Options left out are deleted: order lines keep their own copy of what was chosen.
+    conn.execute(
+        "DELETE FROM modifier_options o USING modifier_groups g"
+        " WHERE o.group_id = g.id AND g.id = %s AND g.venue_id = %s AND NOT o.id = ANY(%s::uuid[])",
+        (group_id, venue_id, option_ids),
+    )
+    for position, option in enumerate(group.options):
+        upsert_row(conn, "modifier_options", ("group_id", group_id), str(option.id),
+                   {**option.model_dump(exclude={"id"}), "position": position})
 
 
 # -- during service --------------------------------------------------------------------------
@@ -165,16 +113,15 @@ def _item_change(tx: Tx, item_id: str, sets: str, params: tuple[Any, ...]) -> Re
     return delta, delta["version"]
 
 
-@write("menu.set_available", SetAvailableArgs, actor=_menu_actor)
+@write("menu.set_available", SetAvailableArgs, actor=MENU.actor_key)
 def set_available(tx: Tx, version: int | None, args: SetAvailableArgs) -> Result:
     """86 an item (or bring it back). An item whose count is at 0 stays off until restocked."""
     return _item_change(tx, str(args.item_id), "available = %s, stock_out = false", (args.available,))
 
 
-@write("menu.set_stock", SetStockArgs, actor=_menu_actor)
+@write("menu.set_stock", SetStockArgs, actor=MENU.actor_key)
 def set_stock(tx: Tx, version: int | None, args: SetStockArgs) -> Result:
     """Count an item's stock (null stops counting); `low_stock_at` is kept unless given."""
     if "low_stock_at" in args.model_fields_set:
-        return _item_change(tx, str(args.item_id), "stock = %s, low_stock_at = %s",
-                            (args.stock, args.low_stock_at))
+        return _item_change(tx, str(args.item_id), "stock = %s, low_stock_at = %s", (args.stock, args.low_stock_at))
     return _item_change(tx, str(args.item_id), "stock = %s", (args.stock,))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Sequence
 
-from fynlo.menu.editing import id_list
+from fynlo.menu.catalogue import id_list, read_rows
 from fynlo.menu.model import MenuItem, ModifierGroup, ModifierOption
 
 Row = dict[str, Any]
@@ -17,13 +17,7 @@ Ids = Sequence[str] | None  # None: all of the venue's
 
 
 def read_categories(conn: Any, venue_id: str, ids: Ids = None) -> list[Row]:
-    rows = conn.execute(
-        "SELECT id, name, station, position FROM menu_categories"
-        " WHERE venue_id = %(v)s AND (%(ids)s::uuid[] IS NULL OR id = ANY(%(ids)s::uuid[]))"
-        " ORDER BY position, name",
-        {"v": venue_id, "ids": id_list(ids)},
-    ).fetchall()
-    return [{**c, "id": str(c["id"])} for c in rows]
+    return read_rows(conn, "menu_categories", ("id", "name", "station", "position"), venue_id, ids)
 
 
 def read_items(conn: Any, venue_id: str, ids: Ids = None) -> list[Row]:
@@ -52,25 +46,21 @@ def read_items(conn: Any, venue_id: str, ids: Ids = None) -> list[Row]:
 
 
 def read_groups(conn: Any, venue_id: str, ids: Ids = None) -> list[Row]:
-    params = {"v": venue_id, "ids": id_list(ids)}
-    groups = conn.execute(
-        "SELECT id, name, min_choices, max_choices FROM modifier_groups"
-        " WHERE venue_id = %(v)s AND (%(ids)s::uuid[] IS NULL OR id = ANY(%(ids)s::uuid[])) ORDER BY name, id",
-        params,
-    ).fetchall()
+    groups = read_rows(conn, "modifier_groups", ("id", "name", "min_choices", "max_choices"), venue_id, ids,
+                       order="name, id")
     options = conn.execute(
         "SELECT o.id, o.group_id, o.name, o.price_delta, o.available FROM modifier_options o"
         "  JOIN modifier_groups g ON g.id = o.group_id"
         " WHERE g.venue_id = %(v)s AND (%(ids)s::uuid[] IS NULL OR g.id = ANY(%(ids)s::uuid[]))"
         " ORDER BY o.position, o.name",
-        params,
+        {"v": venue_id, "ids": id_list(ids)},
     ).fetchall()
-    by_group: dict[Any, list[Row]] = {}
+    by_group: dict[str, list[Row]] = {}
     for o in options:
-        by_group.setdefault(o["group_id"], []).append(
+        by_group.setdefault(str(o["group_id"]), []).append(
             {"id": str(o["id"]), "name": o["name"], "price_delta": o["price_delta"], "available": o["available"]}
         )
-    return [{**g, "id": str(g["id"]), "options": by_group.get(g["id"], [])} for g in groups]
+    return [{**g, "options": by_group.get(g["id"], [])} for g in groups]
 
 
 def read_menu(conn: Any, venue_id: str) -> dict[str, Any]:

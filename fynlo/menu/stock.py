@@ -16,7 +16,7 @@ from typing import Any
 from fynlo.commands.unit import Tx
 from fynlo.errors import Conflict, NotFound, ValidationError
 from fynlo.menu.changes import MENU
-from fynlo.menu.editing import hold_venue
+from fynlo.menu.catalogue import hold_venue
 from fynlo.menu.model import settle
 
 
@@ -25,7 +25,7 @@ def take_stock(tx: Tx, item_id: str, quantity: int) -> None:
 
     Emits `menu.stock_low {item_id, name, stock, low_stock_at}` when the count is then at or
     below the item's `low_stock_at`, and `menu.updated` (the item, now unavailable) when it
-    reaches 0. Takes the venue row lock before the item's (the lock order of `editing`).
+    reaches 0. Takes the venue row lock before the item's (the lock order of `catalogue`).
 
     Raises:
         Conflict: not enough left: `reason: out_of_stock`, `available` (what is left), `item_id`.

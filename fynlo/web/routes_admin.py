@@ -117,21 +117,25 @@ async def _body() -> dict[str, Any]:
     return body
 
 
-def _route(method: str, path: str, command: str, id_arg: str, body: type[BaseModel], out: type[BaseModel],
-           summary: str) -> None:
-    """Register `method path` (with `<entity_id>` in it) as the command `command`."""
+def _route(method: str, path: str, command: str, out: type[BaseModel], summary: str,
+           body: type[BaseModel] | None = None, id_arg: str = "id") -> None:
+    """Register `method path` as the command `command`. With a `body`, the path has an
+    `<entity_id>` that joins the JSON body's fields as `id_arg`."""
 
-    async def handler(entity_id: str) -> tuple[dict[str, Any], int]:
-        return await _run(command, {**await _body(), id_arg: entity_id})
+    async def handler(**view_args: str) -> tuple[dict[str, Any], int]:
+        args = {**await _body(), id_arg: view_args["entity_id"]} if body is not None else {}
+        return await _run(command, args)
 
     handler.__name__ = command.replace(".", "_")
     handler.__doc__ = summary
     decorators: list[Callable[[Any], Any]] = [
-        security_scheme([{"bearer": []}]), document_headers(IdempotencyHeaders), document_request(body),
-        document_response(out, 200), document_response(ErrorOut, 401), document_response(ErrorOut, 403), document_response(ErrorOut, 404),
-        document_response(ErrorOut, 409), document_response(ErrorOut, 422),
+        security_scheme([{"bearer": []}]), document_response(out, 200), document_response(ErrorOut, 401),
     ]
-    if command.split(".")[1].startswith("upsert_"):
+    if body is not None:
+        decorators += [document_headers(IdempotencyHeaders), document_request(body), document_response(ErrorOut, 403),
+                       document_response(ErrorOut, 404), document_response(ErrorOut, 409),
+                       document_response(ErrorOut, 422)]
+    if ".upsert_" in command:
         decorators.append(document_response(out, 201))
     view: Any = handler
     for decorate in decorators:
@@ -139,38 +143,27 @@ def _route(method: str, path: str, command: str, id_arg: str, body: type[BaseMod
     bp.route(path, methods=[method])(view)
 
 
-@bp.get("/api/v1/menu")
-@security_scheme([{"bearer": []}])
-@document_response(MenuOut, 200)
-@document_response(ErrorOut, 401)
-async def menu() -> tuple[dict[str, Any], int]:
-    """The whole menu with its version (any role): what `menu.get` answers."""
-    return await _run("menu.get", {})
-
-
-@bp.get("/api/v1/floor")
-@security_scheme([{"bearer": []}])
-@document_response(FloorOut, 200)
-@document_response(ErrorOut, 401)
-async def floor() -> tuple[dict[str, Any], int]:
-    """The floor plan with its version (any role): areas with their tables, as `floor.get` answers."""
-    return await _run("floor.get", {})
-
-
-for _method, _path, _command, _id_arg, _body_model, _out, _summary in (
-    ("PUT", "/api/v1/menu/categories/<entity_id>", "menu.upsert_category", "id", CategoryFields, MenuChangeOut,
-     "Create or update a menu category (manager). Fields left out keep their values."),
-    ("PUT", "/api/v1/menu/items/<entity_id>", "menu.upsert_item", "id", ItemFields, MenuChangeOut,
-     "Create or update a menu item (manager). Fields left out keep their values."),
-    ("PUT", "/api/v1/menu/modifier-groups/<entity_id>", "menu.upsert_modifier_group", "id", GroupFields,
-     MenuChangeOut, "Create or update a modifier group and its options (manager); options left out are removed."),
-    ("POST", "/api/v1/menu/items/<entity_id>/availability", "menu.set_available", "item_id", AvailabilityIn,
-     MenuChangeOut, "86 an item, or bring it back (any role): every terminal sees it at once."),
-    ("PUT", "/api/v1/menu/items/<entity_id>/stock", "menu.set_stock", "item_id", StockIn, MenuChangeOut,
-     "Set an item's stock count (any role, like availability); at 0 it is 86'd, above 0 a stock-out comes back."),
-    ("PUT", "/api/v1/floor/areas/<entity_id>", "floor.upsert_area", "id", AreaFields, FloorChangeOut,
-     "Create or update a floor area (manager)."),
-    ("PUT", "/api/v1/floor/tables/<entity_id>", "floor.upsert_table", "id", TableFields, FloorChangeOut,
-     "Create or update a table (manager); `active: false` takes it off the plan."),
-):
-    _route(_method, _path, _command, _id_arg, _body_model, _out, _summary)
+_ROUTES: list[tuple[str, str, str, type[BaseModel], str, type[BaseModel] | None, str]] = [
+    ("GET", "/api/v1/menu", "menu.get", MenuOut,
+     "The whole menu with its version (any role): what `menu.get` answers.", None, ""),
+    ("GET", "/api/v1/floor", "floor.get", FloorOut,
+     "The floor plan with its version (any role): areas with their tables, as `floor.get` answers.", None, ""),
+    ("PUT", "/api/v1/menu/categories/<entity_id>", "menu.upsert_category", MenuChangeOut,
+     "Create or update a menu category (manager). Fields left out keep their values.", CategoryFields, "id"),
+    ("PUT", "/api/v1/menu/items/<entity_id>", "menu.upsert_item", MenuChangeOut,
+     "Create or update a menu item (manager). Fields left out keep their values.", ItemFields, "id"),
+    ("PUT", "/api/v1/menu/modifier-groups/<entity_id>", "menu.upsert_modifier_group", MenuChangeOut,
+     "Create or update a modifier group and its options (manager); options left out are removed.",
+     GroupFields, "id"),
+    ("POST", "/api/v1/menu/items/<entity_id>/availability", "menu.set_available", MenuChangeOut,
+     "86 an item, or bring it back (any role): every terminal sees it at once.", AvailabilityIn, "item_id"),
+    ("PUT", "/api/v1/menu/items/<entity_id>/stock", "menu.set_stock", MenuChangeOut,
+     "Set an item's stock count (any role, like availability); at 0 it is 86'd, above 0 a stock-out comes back.",
+     StockIn, "item_id"),
+    ("PUT", "/api/v1/floor/areas/<entity_id>", "floor.upsert_area", FloorChangeOut,
+     "Create or update a floor area (manager).", AreaFields, "id"),
+    ("PUT", "/api/v1/floor/tables/<entity_id>", "floor.upsert_table", FloorChangeOut,
+     "Create or update a table (manager); `active: false` takes it off the plan.", TableFields, "id"),
+]
+for _route_args in _ROUTES:
+    _route(*_route_args)
