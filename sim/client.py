@@ -96,7 +96,8 @@ class TerminalClient:
     @asynccontextmanager
     async def connect(cls, base_url: str, token: str, *, terminal_id: str | None = None,
                       last_seq: int | None = None, max_queue: int = 10000, keep_events: bool = True,
-                      on_event: OnEvent | None = None, timeout: float = 10.0) -> AsyncIterator[TerminalClient]:
+                      on_event: OnEvent | None = None, timeout: float = 10.0,
+                      path: str = "/ws/terminal") -> AsyncIterator[TerminalClient]:
         """Open /ws/terminal, say hello, wait for welcome, and read in the background until exit.
 
         `max_queue` bounds the frames buffered between the socket and the reader; past it the
@@ -115,12 +116,12 @@ class TerminalClient:
         async with AsyncExitStack() as stack:
             try:
                 ws = await stack.enter_async_context(
-                    open_websocket_url(ws_url(base_url), message_queue_size=max_queue, connect_timeout=timeout))
+                    open_websocket_url(ws_url(base_url, path), message_queue_size=max_queue, connect_timeout=timeout))
             except ConnectionRejected as exc:
                 raise HandshakeRefused(exc.status_code, (exc.body or b"").decode(errors="replace")) from None
             except HandshakeError as exc:
                 cause = exc.__cause__ or exc  # trio-websocket wraps the OSError that says why
-                raise ServerUnreachable(f"cannot open {ws_url(base_url)}: {cause}") from exc
+                raise ServerUnreachable(f"cannot open {ws_url(base_url, path)}: {cause}") from exc
             client = cls(ws, EventLog(keep_events=keep_events, on_event=on_event))
             await client._handshake(token, terminal_id, last_seq, timeout)
             try:

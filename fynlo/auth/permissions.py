@@ -22,7 +22,8 @@ from fynlo.auth.principal import Principal, Role
 from fynlo.config import Settings
 from fynlo.errors import ApprovalRequired, FynloError, Forbidden
 
-ALL: Final = frozenset(Role)
+ALL: Final = frozenset(Role.staff_roles())
+BRIDGE: Final = frozenset({Role.BRIDGE})
 FRONT: Final = frozenset({Role.STAFF, Role.MANAGER, Role.OWNER})
 MANAGERS: Final = frozenset({Role.MANAGER, Role.OWNER})
 
@@ -54,6 +55,11 @@ RULES: Final[Mapping[str, Rule]] = {
     "payment.*": Rule(FRONT),
     "payment.refund": Rule(FRONT, approval=True),
     "job.reprint": Rule(ALL),
+    "job.pending": Rule(BRIDGE),
+    "job.report": Rule(BRIDGE),
+    "device.report": Rule(BRIDGE),
+    "scan.report": Rule(BRIDGE),
+    "device.list": Rule(ALL | BRIDGE),
     "till.*": Rule(FRONT),
     "terminal.register": Rule(MANAGERS),
     "terminal.revoke": Rule(MANAGERS),

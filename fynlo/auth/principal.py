@@ -26,6 +26,11 @@ class Role(StrEnum):
     MANAGER = "manager"
     STAFF = "staff"
     KITCHEN = "kitchen"
+    BRIDGE = "bridge"      # a venue's hardware bridge: a device, never a person
+
+    @classmethod
+    def staff_roles(cls) -> tuple["Role", ...]:
+        return (cls.OWNER, cls.MANAGER, cls.STAFF, cls.KITCHEN)
 
     @property
     def rank(self) -> int:
@@ -33,7 +38,7 @@ class Role(StrEnum):
         return _RANK[self]
 
 
-_RANK = {Role.OWNER: 3, Role.MANAGER: 2, Role.STAFF: 1, Role.KITCHEN: 0}
+_RANK = {Role.OWNER: 3, Role.MANAGER: 2, Role.STAFF: 1, Role.KITCHEN: 0, Role.BRIDGE: -1}
 
 
 @dataclass(frozen=True)

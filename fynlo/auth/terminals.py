@@ -13,17 +13,21 @@ from fynlo.auth.audit import append_event
 from fynlo.auth.keys import new_token, token_digest
 from fynlo.errors import NotFound
 
-TOKEN_PREFIX = "fyt_"  # lets secret scanners recognise a leaked terminal token
+# Prefixes let secret scanners recognise a leaked token, and say what kind of device holds it.
+TOKEN_PREFIX = {"terminal": "fyt_", "bridge": "fyb_"}
 
 
-def register_terminal(conn: Any, venue_id: str, name: str, created_by: str | None) -> tuple[str, str]:
-    """Create a terminal; return `(terminal_id, terminal_token)`. Emits `terminal.registered`."""
-    terminal_id, token = str(uuid.uuid4()), new_token(TOKEN_PREFIX)
+def register_terminal(conn: Any, venue_id: str, name: str, created_by: str | None,
+                      kind: str = "terminal") -> tuple[str, str]:
+    """Create a terminal (or a venue bridge, `kind="bridge"`); return `(id, token)`.
+    Emits `terminal.registered`."""
+    terminal_id, token = str(uuid.uuid4()), new_token(TOKEN_PREFIX[kind])
     conn.execute(
-        "INSERT INTO terminals (id, venue_id, name, token_hash, created_by) VALUES (%s, %s, %s, %s, %s)",
-        (terminal_id, venue_id, name, token_digest(token), created_by),
+        "INSERT INTO terminals (id, venue_id, name, token_hash, created_by, kind) VALUES (%s, %s, %s, %s, %s, %s)",
+        (terminal_id, venue_id, name, token_digest(token), created_by, kind),
     )
-    append_event(conn, venue_id, "terminal.registered", {"terminal_id": terminal_id, "name": name}, by_staff=created_by)
+    append_event(conn, venue_id, "terminal.registered", {"terminal_id": terminal_id, "name": name, "kind": kind},
+                 by_staff=created_by)
     return terminal_id, token
 
 
@@ -45,10 +49,10 @@ def revoke_terminal(conn: Any, venue_id: str, terminal_id: str, by_staff: str | 
     append_event(conn, venue_id, "terminal.revoked", {"terminal_id": terminal_id}, by_staff=by_staff)
 
 
-def resolve_terminal(conn: Any, token: str) -> dict[str, Any] | None:
-    """The live terminal holding `token` (id, venue_id, name), noting that it was seen; else None."""
+def resolve_terminal(conn: Any, token: str, kind: str = "terminal") -> dict[str, Any] | None:
+    """The live device of `kind` holding `token` (id, venue_id, name), noting that it was seen."""
     return conn.execute(
-        "UPDATE terminals SET last_seen_at = now() WHERE token_hash = %s AND revoked_at IS NULL"
+        "UPDATE terminals SET last_seen_at = now() WHERE token_hash = %s AND revoked_at IS NULL AND kind = %s"
         " RETURNING id, venue_id, name",
-        (token_digest(token),),
+        (token_digest(token), kind),
     ).fetchone()

@@ -1,38 +1,14 @@
-"""Print jobs: every kitchen ticket and bill is a stored job for the venue's bridge to print.
-
-A job names a station (kitchen, bar, receipt); the bridge maps stations to printers. Terminals
-see each job as `job.queued`, then `job.printed` / `job.failed` / `job.unknown` from the bridge.
-"""
+"""The order's print jobs: kitchen tickets and bills (fynlo/printing/jobs.py stores them)."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
-
-from psycopg.types.json import Jsonb
 
 from fynlo.commands.unit import Tx
 from fynlo.orders.model import Order, Ticket
+from fynlo.printing.jobs import queue
 
 RECEIPT_STATION = "receipt"
-
-
-def job_id(tx: Tx, key: str) -> str:
-    """Derived from the command id, so a retried command names the same jobs."""
-    return str(uuid.uuid5(uuid.UUID(tx.command.id), f"job/{key}"))
-
-
-def queue(tx: Tx, *, key: str, kind: str, station: str, order_id: str | None, document: dict[str, Any],
-          copy: bool = False) -> str:
-    jid = job_id(tx, key)
-    tx.conn.execute(
-        "INSERT INTO print_jobs (id, venue_id, order_id, kind, station, copy, document)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-        (jid, tx.venue_id, order_id, kind, station, copy, Jsonb(document)),
-    )
-    tx.emit("job.queued", {"job_id": jid, "device": station, "station": station, "kind": kind,
-                           "order_id": order_id, "copy": copy})
-    return jid
 
 
 def table_name(tx: Tx, order: Order) -> str | None:

@@ -170,6 +170,29 @@ async def pin_login(data: PinIn) -> SessionOut:
     return _session_out(await login_pin(svc.db, svc.settings, terminal_token, pin))
 
 
+class BridgeOut(BaseModel):
+    bridge_id: str
+    bridge_token: str = Field(description="shown only now: the bridge's config keeps it")
+
+
+async def _register(name: str, kind: str) -> tuple[str, str]:
+    principal = await _allowed("terminal.register")
+    svc = services()
+    device_id, token = await svc.db.run(
+        lambda conn: register_terminal(conn, principal.venue_id, name.strip(), principal.staff_id, kind)
+    )
+    await announce(principal.venue_id)
+    return device_id, token
+
+
+async def _revoke(device_id: uuid.UUID) -> str:
+    principal = await _allowed("terminal.revoke")
+    tid = str(device_id)
+    await services().db.run(lambda conn: revoke_terminal(conn, principal.venue_id, tid, principal.staff_id))
+    await announce(principal.venue_id)
+    return tid
+
+
 @bp.post("/api/v1/terminals")
 @security_scheme([{"bearer": []}])
 @validate_request(TerminalIn)
@@ -177,12 +200,7 @@ async def pin_login(data: PinIn) -> SessionOut:
 @document_response(ErrorOut, 403)
 async def create_terminal(data: TerminalIn) -> tuple[TerminalOut, int]:
     """Register a device for the caller's venue (managers and owners)."""
-    principal = await _allowed("terminal.register")
-    svc = services()
-    terminal_id, token = await svc.db.run(
-        lambda conn: register_terminal(conn, principal.venue_id, data.name.strip(), principal.staff_id)
-    )
-    await announce(principal.venue_id)
+    terminal_id, token = await _register(data.name, "terminal")
     return TerminalOut(terminal_id=terminal_id, terminal_token=token), 201
 
 
@@ -192,11 +210,27 @@ async def create_terminal(data: TerminalIn) -> tuple[TerminalOut, int]:
 @document_response(ErrorOut, 404)
 async def revoke(terminal_id: uuid.UUID) -> TerminalRevokedOut:
     """Revoke a terminal: no more PIN sign-in on it, and its sessions end (managers and owners)."""
-    principal = await _allowed("terminal.revoke")
-    tid = str(terminal_id)
-    await services().db.run(lambda conn: revoke_terminal(conn, principal.venue_id, tid, principal.staff_id))
-    await announce(principal.venue_id)
-    return TerminalRevokedOut(terminal_id=tid)
+    return TerminalRevokedOut(terminal_id=await _revoke(terminal_id))
+
+
+@bp.post("/api/v1/bridges")
+@security_scheme([{"bearer": []}])
+@validate_request(TerminalIn)
+@validate_response(BridgeOut, 201)
+@document_response(ErrorOut, 403)
+async def create_bridge(data: TerminalIn) -> tuple[BridgeOut, int]:
+    """Register a venue bridge (managers and owners); its token goes in the bridge's config."""
+    bridge_id, token = await _register(data.name, "bridge")
+    return BridgeOut(bridge_id=bridge_id, bridge_token=token), 201
+
+
+@bp.post("/api/v1/bridges/<uuid:bridge_id>/revoke")
+@security_scheme([{"bearer": []}])
+@validate_response(TerminalRevokedOut, 200)
+@document_response(ErrorOut, 404)
+async def revoke_bridge(bridge_id: uuid.UUID) -> TerminalRevokedOut:
+    """Revoke a bridge: its token stops working at its next sign-in."""
+    return TerminalRevokedOut(terminal_id=await _revoke(bridge_id))
 
 
 @bp.post("/api/v1/staff")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+from typing import Awaitable, Callable
 
 import trio
 from quart import Blueprint, websocket
 
 from fynlo.auth.principal import Principal, authenticate
+from fynlo.config import Settings
+from fynlo.db import Database
+from fynlo.printing.bridges import authenticate_bridge
 from fynlo.errors import FynloError, Unauthenticated
 from fynlo.events import venue_seq
 from fynlo.web.context import Services, services
@@ -31,7 +35,10 @@ class _Close(Exception):
         self.reason = reason
 
 
-async def _hello(svc: Services) -> tuple[Hello, Principal]:
+Authenticate = Callable[[Database, Settings, str], Awaitable[Principal]]
+
+
+async def _hello(svc: Services, authenticate_with: Authenticate) -> tuple[Hello, Principal]:
     with trio.move_on_after(HELLO_TIMEOUT_S):
         raw = await websocket.receive()
         try:
@@ -41,7 +48,7 @@ async def _hello(svc: Services) -> tuple[Hello, Principal]:
         if not isinstance(frame, Hello):
             raise _Close(POLICY, f"{ErrorCode.VALIDATION}: the first frame must be hello")
         try:
-            principal = await authenticate(svc.db, svc.settings, frame.token)
+            principal = await authenticate_with(svc.db, svc.settings, frame.token)
         except Unauthenticated as exc:
             raise _Close(POLICY, f"{ErrorCode.UNAUTHENTICATED}: {exc.message}") from None
         if principal.terminal_id and frame.terminal_id and principal.terminal_id != frame.terminal_id:
@@ -53,8 +60,9 @@ async def _hello(svc: Services) -> tuple[Hello, Principal]:
 class _Session:
     """One signed-in socket: who is on it, and its outbox."""
 
-    def __init__(self, svc: Services, principal: Principal, outbox: Outbox) -> None:
+    def __init__(self, svc: Services, principal: Principal, outbox: Outbox, authenticate: Authenticate) -> None:
         self.svc = svc
+        self.authenticate = authenticate
         self.principal = principal
         self.outbox = outbox
         self.limit = trio.Semaphore(COMMANDS_IN_FLIGHT)
@@ -85,7 +93,7 @@ class _Session:
 
     async def _reauth(self, frame: Auth) -> None:
         try:
-            principal = await authenticate(self.svc.db, self.svc.settings, frame.token)
+            principal = await self.authenticate(self.svc.db, self.svc.settings, frame.token)
             if principal.venue_id != self.principal.venue_id:
                 raise Unauthenticated("the token is for another venue")
         except FynloError as exc:
@@ -98,16 +106,26 @@ class _Session:
 
 @bp.websocket("/ws/terminal")
 async def terminal() -> None:
+    await _socket(authenticate)
+
+
+@bp.websocket("/ws/bridge")
+async def bridge() -> None:
+    """The venue bridge: the same frames, signed in with its device token."""
+    await _socket(authenticate_bridge)
+
+
+async def _socket(auth: Authenticate) -> None:
     svc = services()
     await websocket.accept()
     try:
-        await _serve(svc)
+        await _serve(svc, auth)
     except _Close as close:
         await websocket.close(close.code, close.reason[:120])
 
 
-async def _serve(svc: Services) -> None:
-    hello, principal = await _hello(svc)
+async def _serve(svc: Services, auth: Authenticate) -> None:
+    hello, principal = await _hello(svc, auth)
     venue_id = principal.venue_id
     current = await svc.db.run(lambda conn: venue_seq(conn, venue_id))
     start = min(hello.last_seq if hello.last_seq is not None else current, current)
@@ -116,7 +134,7 @@ async def _serve(svc: Services) -> None:
     hub = svc.extras["hub"]
     await hub.join(outbox)
     outbox.offer(current, None)  # replay what the terminal missed, then carry on live
-    session = _Session(svc, principal, outbox)
+    session = _Session(svc, principal, outbox, auth)
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_pump, outbox, nursery.cancel_scope)
