@@ -128,10 +128,14 @@ async def test_revoked_or_wrong_bridge_tokens_are_refused(server: str, venue: Ve
         with pytest.raises(HandshakeRefused):
             async with bridge(server, bad):
                 pass
-    async with httpx.AsyncClient(base_url=server) as http:
-        revoked = await http.post(f"/api/v1/bridges/{bridge_id}/revoke",
-                                  headers={"Authorization": f"Bearer {venue.token('manager')}"})
-    assert revoked.status_code == 200
+    async with bridge(server, token) as live:
+        async with httpx.AsyncClient(base_url=server) as http:
+            revoked = await http.post(f"/api/v1/bridges/{bridge_id}/revoke",
+                                      headers={"Authorization": f"Bearer {venue.token('manager')}"})
+        assert revoked.status_code == 200
+        cut_off = await live.command("device.report", {"device": "p", "kind": "printer", "status": "online"})
+        assert cut_off["error"]["code"] == "unauthenticated"
+        assert (await live.command("job.pending"))["error"]["code"] == "unauthenticated"
     with pytest.raises(HandshakeRefused) as refused:
         async with bridge(server, token):
             pass

@@ -14,7 +14,7 @@ from pydantic import Field
 from fynlo.auth.principal import Principal
 from fynlo.commands.spec import Args, query, write
 from fynlo.commands.unit import Tx
-from fynlo.errors import Conflict, NotFound
+from fynlo.errors import Conflict, NotFound, Unauthenticated
 from fynlo.printing.jobs import AUTO_COPY_KINDS, FINAL, copy_job, job_view
 from fynlo.runtime.entity import loader
 
@@ -29,6 +29,14 @@ def devices_actor(args: Any, principal: Principal) -> Hashable:
 def load_devices(conn: Any, venue_id: str, entity_id: str) -> None:
     """Stateless: job and device rows are kept right by SQL in each command's transaction."""
     return None
+
+
+def live_bridge(conn: Any, principal: Principal) -> None:
+    """A revoked bridge is cut off at its next command, not only at its next sign-in."""
+    row = conn.execute("SELECT 1 FROM terminals WHERE id = %s AND kind = 'bridge' AND revoked_at IS NULL",
+                       (principal.staff_id,)).fetchone()
+    if row is None:
+        raise Unauthenticated("this bridge was revoked")
 
 
 def _job(tx: Tx, job_id: str) -> dict[str, Any]:
@@ -46,6 +54,7 @@ class PendingArgs(Args):
 @query("job.pending", PendingArgs)
 def job_pending(conn: Any, principal: Principal, args: PendingArgs) -> dict[str, Any]:
     """Jobs not yet printed or given up, oldest first, with their documents (the bridge's to-do)."""
+    live_bridge(conn, principal)
     rows = conn.execute(
         "SELECT * FROM print_jobs WHERE venue_id = %s AND status IN ('queued', 'sent')"
         " ORDER BY created_at, id LIMIT %s", (principal.venue_id, args.limit)).fetchall()
@@ -63,6 +72,7 @@ class ReportArgs(Args):
 @write("job.report", ReportArgs, actor=devices_actor)
 def job_report(tx: Tx, state: None, args: ReportArgs) -> Result:
     """The bridge says what became of a job. Reporting the same outcome twice changes nothing."""
+    live_bridge(tx.conn, tx.principal)
     job = _job(tx, str(args.job_id))
     status = "sent" if args.status == "received" else args.status
     if job["status"] == status or (status == "sent" and job["status"] in FINAL):
@@ -106,6 +116,7 @@ class DeviceArgs(Args):
 @write("device.report", DeviceArgs, actor=devices_actor)
 def device_report(tx: Tx, state: None, args: DeviceArgs) -> Result:
     """A device's state; every terminal sees a change as `device.status`."""
+    live_bridge(tx.conn, tx.principal)
     before = tx.conn.execute("SELECT status, kind FROM devices WHERE venue_id = %s AND name = %s FOR UPDATE",
                              (tx.venue_id, args.device)).fetchone()
     data = {"device": args.device, "kind": args.kind, "status": args.status, "detail": args.detail or None}
@@ -130,6 +141,7 @@ class ScanArgs(Args):
 @write("scan.report", ScanArgs, actor=devices_actor)
 def scan_report(tx: Tx, state: None, args: ScanArgs) -> Result:
     """A scan becomes a `scan` event to the paired terminal, naming the item the code is for."""
+    live_bridge(tx.conn, tx.principal)
     item = tx.conn.execute(
         "SELECT id, name, price, available FROM menu_items WHERE venue_id = %s AND (barcode = %s OR sku = %s)"
         " ORDER BY barcode = %s DESC LIMIT 1", (tx.venue_id, args.barcode, args.barcode, args.barcode)).fetchone()
