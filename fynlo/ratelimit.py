@@ -14,6 +14,8 @@ on the windows; a key is counted per `(key, window_s)`.
 
 from __future__ import annotations
 
+import logging
+
 import math
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ from coredis.exceptions import RedisError
 
 from fynlo.errors import RateLimited, Unavailable
 
+
+log = logging.getLogger("fynlo.ratelimit")
 
 class RateLimiter(Protocol):
     async def hit(self, key: str, *, limit: int, window_s: float) -> None:
@@ -166,14 +170,33 @@ class RedisRateLimiter:
             raise _rejected(wait_ms / 1000)
 
 
+class FallbackRateLimiter:
+    """Redis's shared counts while Redis answers, this process's own counts while it does not.
+
+    Sign-in must keep working when Redis drops on a Friday night; a per-process limit still
+    stops guessing (several instances each allow the limit, which is the price of staying up).
+    """
+
+    def __init__(self, primary: RateLimiter, fallback: RateLimiter) -> None:
+        self._primary = primary
+        self._fallback = fallback
+
+    async def hit(self, key: str, *, limit: int, window_s: float) -> None:
+        try:
+            await self._primary.hit(key, limit=limit, window_s=window_s)
+        except Unavailable:
+            log.warning("rate limiter: Redis unavailable, counting in this process")
+            await self._fallback.hit(key, limit=limit, window_s=window_s)
+
+
 @asynccontextmanager
 async def open_rate_limiter(
     redis_url: str | None, namespace: str = "fynlo"
 ) -> AsyncIterator[RateLimiter]:
-    """Yield the Redis limiter (counts shared by all instances) when `redis_url` is given,
-    else one in memory."""
+    """Yield the Redis limiter (counts shared by all instances, falling back to this process's
+    own while Redis is down) when `redis_url` is given, else one in memory."""
     if not redis_url:
         yield MemoryRateLimiter()
         return
     async with coredis.Redis.from_url(redis_url, connect_timeout=1.0, stream_timeout=2.0) as client:
-        yield RedisRateLimiter(client, namespace=namespace)
+        yield FallbackRateLimiter(RedisRateLimiter(client, namespace=namespace), MemoryRateLimiter())

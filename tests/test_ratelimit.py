@@ -135,8 +135,16 @@ async def test_two_redis_limiters_share_one_count(redis_url: str, namespace: str
         assert 0 < await admin.pttl(keys[0]) <= 60_000  # gone after two windows
 
 
-async def test_redis_down_is_unavailable() -> None:
-    async with open_rate_limiter("redis://127.0.0.1:1/0", "unreachable") as limiter:
-        assert isinstance(limiter, RedisRateLimiter)
+async def test_redis_down_is_unavailable_to_the_redis_limiter_alone() -> None:
+    async with coredis.Redis.from_url("redis://127.0.0.1:1/0", connect_timeout=1.0) as client:
         with trio.fail_after(5), pytest.raises(Unavailable):
-            await limiter.hit("k", limit=1, window_s=1)
+            await RedisRateLimiter(client, namespace="unreachable").hit("k", limit=1, window_s=1)
+
+
+async def test_while_redis_is_down_sign_in_is_still_limited_in_process() -> None:
+    async with open_rate_limiter("redis://127.0.0.1:1/0", "unreachable") as limiter:
+        with trio.fail_after(10):
+            await limiter.hit("login:bob", limit=2, window_s=60)
+            await limiter.hit("login:bob", limit=2, window_s=60)
+            with pytest.raises(RateLimited):
+                await limiter.hit("login:bob", limit=2, window_s=60)
