@@ -29,6 +29,14 @@ class Rig:
     def printer(self, width: int = 48) -> Printer:
         return Printer(self.transport(), width, status_timeout=STATUS_TIMEOUT)
 
+    async def jobs(self, n: int) -> list[str]:
+        """The simulator's jobs once `n` have come out (a pty is read a moment after the write
+        returns), or as they stand after 2 s."""
+        with trio.move_on_after(2):
+            while len(self.sim.jobs) < n:
+                await trio.sleep(0.01)
+        return self.sim.jobs
+
 
 @pytest.fixture(params=["tcp", "serial", "usb"])
 async def rig(request: pytest.FixtureRequest, nursery: trio.Nursery) -> AsyncIterator[Rig]:
