@@ -69,22 +69,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return run_demo(settings, url)
 
 
-def cmd_sim(args: argparse.Namespace) -> int:
+def cmd_sim(argv: list[str]) -> int:
     from sim.cli import main as sim_main
 
-    return sim_main(args.rest)
+    return sim_main(argv)
 
 
-def cmd_bridge(args: argparse.Namespace) -> int:
-    try:
-        from bridge.__main__ import main as bridge_main
-    except ImportError:
-        print("the venue bridge is not part of this build yet", file=sys.stderr)
-        return 2
-    return bridge_main(args.rest)
+def cmd_bridge(argv: list[str]) -> int:
+    from bridge.__main__ import main as bridge_main
+
+    return bridge_main(argv)
+
+
+# These own their options: everything after their name is theirs (imported only when used).
+PASS_THROUGH = {"sim": cmd_sim, "bridge": cmd_bridge}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in PASS_THROUGH:
+        return PASS_THROUGH[argv[0]](argv[1:])
     parser = argparse.ArgumentParser(prog="fynlo", description="Fynlo point-of-sale server")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the server")
@@ -95,11 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="run the demo venue on loopback")
     demo.add_argument("--port", type=int)
     demo.set_defaults(run=cmd_demo)
-    for name, run, text in (("sim", cmd_sim, "terminal and venue simulators"),
-                            ("bridge", cmd_bridge, "the venue bridge daemon")):
-        p = sub.add_parser(name, help=text, add_help=False)
-        p.add_argument("rest", nargs=argparse.REMAINDER)
-        p.set_defaults(run=run)
+    sub.add_parser("sim", help="terminal and venue simulators (fynlo sim --help)")
+    sub.add_parser("bridge", help="the venue bridge daemon (fynlo bridge --help)")
     args = parser.parse_args(argv)
     return int(args.run(args) or 0)
 
