@@ -6,6 +6,7 @@ import argparse
 import sys
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
+from functools import partial
 from typing import Iterator, Sequence
 
 from fynlo.config import Settings
@@ -47,14 +48,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from fynlo import logs
     from fynlo.db import apply_migrations
-    from fynlo.server import serve_forever
+    from fynlo.server import run_until_stopped, serve_forever
 
     settings = _settings(args)
     logs.configure(settings.log_level)
     with database(settings) as url:
         apply_migrations(url)
         try:
-            trio.run(serve_forever, settings, url)
+            trio.run(run_until_stopped, partial(serve_forever, settings, url))
         except KeyboardInterrupt:
             pass
     return 0

@@ -1,7 +1,7 @@
 """The demo venue: seeded once into the database, then served on loopback.
 
 The seed is idempotent: a second `make run` finds the venue and reuses it. Terminal tokens are
-shown once by design, so the demo keeps its two in var/demo-terminals.json for the simulators.
+shown once by design, so the demo keeps its two, and its bridge's, in var/demo-terminals.json for the simulators.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ STAFF = [
     ("Kit Kitchen", "kitchen", "5555", None),
 ]
 TERMINALS = ["Front counter iPad", "Bar iPad"]
+BRIDGE = "Back office bridge"
 
 
 def seed(settings: Settings, url: str) -> dict[str, Any]:
@@ -59,10 +60,12 @@ def seed(settings: Settings, url: str) -> dict[str, Any]:
                 for name in TERMINALS:
                     terminal_id, token = register_terminal(conn, VENUE_ID, name, owner)
                     terminals.append({"name": name, "terminal_id": terminal_id, "terminal_token": token})
+                bridge_id, bridge_token = register_terminal(conn, VENUE_ID, BRIDGE, owner, kind="bridge")
                 tokens_file.parent.mkdir(parents=True, exist_ok=True)
-                tokens_file.write_text(json.dumps(terminals, indent=2))
+                tokens_file.write_text(json.dumps({"terminals": terminals, "bridge": {
+                    "bridge_id": bridge_id, "bridge_token": bridge_token}}, indent=2))
                 tokens_file.chmod(0o600)
-    return {"terminals": json.loads(tokens_file.read_text())}
+    return json.loads(tokens_file.read_text())
 
 
 def banner(settings: Settings, seeded: dict[str, Any]) -> str:
@@ -79,7 +82,13 @@ def banner(settings: Settings, seeded: dict[str, Any]) -> str:
     ]
     for t in seeded["terminals"]:
         lines.append(f"  terminal      {t['name']}: id {t['terminal_id']} token {t['terminal_token']}")
-    lines += ["  Ctrl-C stops everything.", ""]
+    lines += [
+        f"  bridge        {BRIDGE} (config {settings.var_dir / 'bridge.toml'})",
+        f"  printers      kitchen, bar, receipt: what they print goes to {settings.var_dir / 'printers'}/<printer>.txt",
+        "  Three simulated staff are taking orders; each printed ticket shows below.",
+        "  Ctrl-C stops everything.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -88,7 +97,7 @@ def run_demo(settings: Settings, url: str) -> int:
 
     from fynlo import logs
     from fynlo.db import apply_migrations
-    from fynlo.server import serve_forever
+    from fynlo.server import run_until_stopped, serve_forever
 
     settings = replace(settings, host="127.0.0.1")  # the demo listens on loopback only
     logs.configure(settings.log_level)
@@ -96,12 +105,19 @@ def run_demo(settings: Settings, url: str) -> int:
     seeded = seed(settings, url)
 
     async def main() -> None:
+        from fynlo import demo_venue
+
         async with trio.open_nursery() as nursery:
-            await nursery.start(serve_forever, settings, url)
+            binds = await nursery.start(serve_forever, settings, url)
+            server = binds[0]
+            ports = await demo_venue.start_printers(nursery, settings.var_dir / "printers")
+            config = demo_venue.bridge_config(settings.var_dir, server, ports)
+            nursery.start_soon(demo_venue.run_bridge, config, seeded["bridge"]["bridge_token"])
             print(banner(settings, seeded), flush=True)
+            nursery.start_soon(demo_venue.run_terminals, server)
 
     try:
-        trio.run(main)
+        trio.run(run_until_stopped, main)
     except KeyboardInterrupt:
         pass
     return 0

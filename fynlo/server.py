@@ -7,7 +7,7 @@ import signal
 import threading
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable, Callable
 
 import trio
 from hypercorn.config import Config
@@ -60,15 +60,22 @@ async def serve_forever(settings: Settings, database_url: str, *,
                         task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
     """Serve until cancelled; `task_status.started` gets the bound addresses."""
     async with running_services(settings, database_url) as svc, trio.open_nursery() as nursery:
-        nursery.start_soon(_stop_on_sigterm, nursery.cancel_scope)
         app = create_app(svc)
         binds = await nursery.start(partial(serve, app, hypercorn_config(settings)))  # type: ignore[arg-type]
         log.info("listening", extra={"url": binds[0]})
         task_status.started(binds)
 
 
+async def run_until_stopped(main: Callable[[], Awaitable[object]]) -> None:
+    """Run `main` until it returns, Ctrl-C, or SIGTERM (docker stop, systemd), which shuts
+    everything down as cleanly as Ctrl-C does."""
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_stop_on_sigterm, nursery.cancel_scope)
+        await main()
+        nursery.cancel_scope.cancel()
+
+
 async def _stop_on_sigterm(scope: trio.CancelScope) -> None:
-    """SIGTERM (docker stop, systemd, a supervisor) shuts down as cleanly as Ctrl-C."""
     if threading.current_thread() is not threading.main_thread():
         return
     with trio.open_signal_receiver(signal.SIGTERM) as signals:
