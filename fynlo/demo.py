@@ -85,7 +85,8 @@ def banner(settings: Settings, seeded: dict[str, Any]) -> str:
     lines += [
         f"  bridge        {BRIDGE} (config {settings.var_dir / 'bridge.toml'})",
         f"  printers      kitchen, bar, receipt: what they print goes to {settings.var_dir / 'printers'}/<printer>.txt",
-        "  Three simulated staff are taking orders; each printed ticket shows below.",
+        "  Three simulated staff are taking orders; each printed ticket and each scan at the bar",
+        "  (a `scan` event for the Bar iPad) shows below.",
         "  Ctrl-C stops everything.",
         "",
     ]
@@ -111,10 +112,13 @@ def run_demo(settings: Settings, url: str) -> int:
             binds = await nursery.start(serve_forever, settings, url)
             server = binds[0]
             ports = await demo_venue.start_printers(nursery, settings.var_dir / "printers")
-            config = demo_venue.bridge_config(settings.var_dir, server, ports)
+            scanner = await demo_venue.start_scanner(nursery)
+            bar_ipad = seeded["terminals"][1]["terminal_id"]
+            config = demo_venue.bridge_config(settings.var_dir, server, ports, scanner.port, bar_ipad)
             nursery.start_soon(demo_venue.run_bridge, config, seeded["bridge"]["bridge_token"])
             print(banner(settings, seeded), flush=True)
             nursery.start_soon(demo_venue.run_terminals, server)
+            nursery.start_soon(demo_venue.keep_scanning, scanner)
 
     try:
         trio.run(run_until_stopped, main)

@@ -84,6 +84,10 @@ FLOOR: list[tuple[str, list[tuple[str, int]]]] = [
 ]
 
 
+# EAN-13 codes on what comes in bottles and cans, so the bar's scanner can ring them up.
+BARCODES = {"Coca-Cola": "5000112637922", "Sparkling water 750ml": "5010521003207", "Prosecco": "8001841000042"}
+
+
 def seed_id(venue_id: str, *parts: str) -> str:
     """Stable ids per venue, so a seed can be re-run (and tests can find things by name)."""
     return str(uuid.uuid5(uuid.UUID(venue_id), "/".join(parts)))
@@ -106,8 +110,9 @@ def seed_menu(conn: Any, venue_id: str) -> None:
             iid = seed_id(venue_id, "item", item)
             conn.execute(
                 "INSERT INTO menu_items (id, venue_id, category_id, name, price, vat_eat_in, vat_takeaway,"
-                " sku, allergens, position) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (iid, venue_id, cid, item, price, vat_in, vat_out, f"SKU{cpos}{ipos:02d}", allergens, ipos),
+                " sku, barcode, allergens, position) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (iid, venue_id, cid, item, price, vat_in, vat_out, f"SKU{cpos}{ipos:02d}", BARCODES.get(item),
+                 allergens, ipos),
             )
             for gpos, group in enumerate(item_groups):
                 conn.execute("INSERT INTO menu_item_modifier_groups (item_id, group_id, position)"

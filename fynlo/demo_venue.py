@@ -41,12 +41,35 @@ async def start_printers(nursery: trio.Nursery, folder: Path) -> dict[str, int]:
     return ports
 
 
-def bridge_config(var_dir: Path, server: str, ports: dict[str, int]) -> Path:
-    """The bridge's TOML for the simulated printers (the same format a venue writes by hand)."""
+async def start_scanner(nursery: trio.Nursery) -> Any:
+    """The bar's barcode scanner (serial over TCP, as pyserial's socket:// reaches it)."""
+    from devices.sim import ScannerSimulator
+
+    scanner = ScannerSimulator()
+    await nursery.start(scanner.serve, "127.0.0.1", 0)
+    return scanner
+
+
+async def keep_scanning(scanner: Any) -> None:
+    """Now and then the bartender scans a bottle (and once in a while something not on the menu)."""
+    from fynlo.demo_menu import BARCODES
+
+    codes = [*BARCODES.values(), "0000000000000"]
+    for turn in range(int(RUN_FOR_S // 20)):
+        await trio.sleep(20)
+        code = codes[turn % len(codes)]
+        await scanner.scan(code)
+        print(f"[scanner bar] scanned {code}", flush=True)
+
+
+def bridge_config(var_dir: Path, server: str, ports: dict[str, int], scanner_port: int, terminal_id: str) -> Path:
+    """The bridge's TOML for the simulated devices (the same format a venue writes by hand)."""
     lines = [f'server = "{server}"', f'spool = "{(var_dir / "bridge-spool.sqlite3").resolve()}"', ""]
     for name, stations in PRINTERS.items():
         lines += ["[[printers]]", f'name = "{name}"', f"stations = {json.dumps(stations)}",
                   f'transport = "tcp://127.0.0.1:{ports[name]}"', "width = 80", ""]
+    lines += ["[[scanners]]", 'name = "bar-scanner"', f'transport = "socket://127.0.0.1:{scanner_port}"',
+              f'terminal_id = "{terminal_id}"', ""]
     path = var_dir / "bridge.toml"
     path.write_text("\n".join(lines))
     return path
