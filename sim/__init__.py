@@ -1,6 +1,10 @@
 """Simulators that drive a Fynlo server from outside, through the protocols a real client uses.
 
-Imports nothing of `fynlo` but the pure wire module (ARCHITECTURE.md, "The wire").
+Imports nothing of `fynlo` but the pure wire module (ARCHITECTURE.md, "The wire"), with one
+deliberate exception outside this package's public face: sim/floor.py, the benchmark's floor,
+which by definition commits through the project's own database layer (`fynlo.db`). The
+benchmark (sim/bench.py) sets its database up by running bench/seed.py as a process of its
+own, and otherwise drives the server from outside, like every simulator here.
 """
 
 from sim.client import TerminalClient as TerminalClient, ws_url as ws_url

@@ -1,7 +1,7 @@
 """`fynlo sim …`: the simulators from the command line.
 
     fynlo sim terminals --count N [--server URL] [--duration S] [--rate R]
-                        [--email E --password P | --token T] [--mix venue] [--seed N] [--json]
+                        [--email E --password P | --token T] [--mix venue|dinner] [--seed N] [--json]
 
 The exit status says whether the run was clean: 0 when every command succeeded, every write's
 event reached every terminal and no seq was missed or repeated; 1 otherwise; 2 when the
@@ -37,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--email", default=DEMO_EMAIL, help="sign in as (default: the demo owner)")
     t.add_argument("--password", default=DEMO_PASSWORD)
     t.add_argument("--token", help="an access token to use instead of signing in")
-    t.add_argument("--mix", default="venue", choices=sorted(MIXES), help="command mix (default venue)")
+    t.add_argument("--mix", default="venue", choices=sorted(MIXES),
+                   help="command mix: venue (venue.get/update) or dinner (servers working orders); default venue")
     t.add_argument("--seed", type=int, help="random seed, for a repeatable schedule")
     t.add_argument("--json", action="store_true", help="print the report as JSON instead of a summary")
     return parser
@@ -58,12 +59,18 @@ def summary(report: dict[str, Any]) -> str:
         f"({report['elapsed_s']:.1f} s with draining)",
         f"commands   {report['commands']} sent, {report['replies']} replies, {report['writes']} writes acknowledged",
         f"errors     {report['errors']} ({codes})",
-        f"ack        {_ms(report['ack_ms'])}",
+        f"ack        {_ms(report['ack_ms'])}, from the scheduled tick",
+        f"           {_ms(report['ack_sent_ms'])}, from the send; {report['queued']} ticks waited for their order",
         f"fan-out    {_ms(report['fanout_ms'])}; incomplete {report['fanout_incomplete']}",
         f"events     {report['events']} received, per terminal {min(events)}–{max(events)}",
         f"anomalies  {len(report['anomalies'])} (gaps, duplicates, bad frames)",
+        f"sim lag    {_ms(report['sim_loop_lag_ms'])} (the simulator's own lateness)",
         "percentiles are nearest-rank",
     ]
+    if report["outcomes"]:
+        lines.append("outcomes   " + ", ".join(f"{k} {v}" for k, v in sorted(report["outcomes"].items()))
+                     + " (business outcomes handled, not errors)")
+    lines += [f"  {line}" for line in report["error_samples"][:5]]
     lines += [f"  {line}" for line in report["anomalies"][:20]]
     lines += [f"  closed by the server: {line}" for line in report["closed"]]
     return "\n".join(lines)

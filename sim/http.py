@@ -14,7 +14,7 @@ import httpx
 
 from sim.errors import LoginFailed
 
-__all__ = ["command", "login", "pin_login"]
+__all__ = ["command", "login", "pin_login", "register_terminal"]
 
 TIMEOUT_S = 10.0
 
@@ -29,13 +29,13 @@ async def _post(base_url: str, path: str, body: dict[str, Any], *, token: str | 
         return await own.post(url, json=body, headers=headers)
 
 
-def _session(response: httpx.Response) -> dict[str, Any]:
+def _session(response: httpx.Response, expect: int = 200) -> dict[str, Any]:
     """The sign-in body, or LoginFailed carrying the server's `{"error": {...}}`."""
     try:
         body = response.json()
     except ValueError:
         body = {}
-    if response.status_code != 200:
+    if response.status_code != expect:
         error = body.get("error") if isinstance(body, dict) else None
         raise LoginFailed(response.status_code, error if isinstance(error, dict) else {"message": response.text[:200]})
     return body  # type: ignore[no-any-return]
@@ -63,6 +63,18 @@ async def pin_login(base_url: str, terminal_token: str, pin: str, *,
     """
     return _session(await _post(base_url, "/api/v1/auth/pin", {"terminal_token": terminal_token, "pin": pin},
                                 client=client))
+
+
+async def register_terminal(base_url: str, token: str, name: str, *,
+                            client: httpx.AsyncClient | None = None) -> dict[str, Any]:
+    """POST /api/v1/terminals as a manager or owner → {terminal_id, terminal_token}.
+
+    Raises:
+        LoginFailed: any answer but 201 (a staff token: 403).
+        httpx.TransportError: the server could not be reached.
+    """
+    response = await _post(base_url, "/api/v1/terminals", {"name": name}, token=token, client=client)
+    return _session(response, expect=201)
 
 
 async def command(base_url: str, token: str, name: str, args: dict[str, Any] | None = None,
