@@ -35,3 +35,33 @@ async def test_cancelled_query_frees_its_connection_at_once(database_url: str) -
         with trio.fail_after(2):
             row = await db.run(lambda c: c.execute("SELECT 42 AS v").fetchone())
         assert row["v"] == 42
+
+
+async def test_a_deadlocked_transaction_is_run_again(db: Database) -> None:
+    import psycopg
+
+    attempts: list[int] = []
+
+    def work(conn):  # type: ignore[no-untyped-def]
+        attempts.append(1)
+        conn.execute("SELECT 1")
+        if len(attempts) == 1:
+            raise psycopg.errors.DeadlockDetected("chosen as the deadlock victim")
+        return "done"
+
+    assert await db.run(work) == "done"
+    assert len(attempts) == 2
+
+
+async def test_other_database_errors_are_not_retried(db: Database) -> None:
+    import psycopg
+
+    attempts: list[int] = []
+
+    def work(conn):  # type: ignore[no-untyped-def]
+        attempts.append(1)
+        conn.execute("SELECT * FROM no_such_table")
+
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        await db.run(work)
+    assert len(attempts) == 1

@@ -375,3 +375,23 @@ async def test_reads_for_terminals_and_kitchen_screens(server: str, db: Database
     stranger = await make_venue(db, settings, "Stranger")
     assert (await Waiter(server, stranger)("order.get", order_id=order_id))["error"]["code"] == "not_found"
     assert order_id not in [o["order_id"] for o in (await Waiter(server, stranger).ok("order.list"))["orders"]]
+
+
+async def test_tables_and_takeaways_opened_at_once_never_deadlock(server: str, venue: VenueKit) -> None:
+    w = Waiter(server, venue)
+    tables = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "T1", "T2", "T3", "T4", "B1", "B2"]
+    replies: list[dict[str, Any]] = []
+
+    async def dine_in(table: str) -> None:
+        replies.append(await w("order.open", order_id=new_id(), table=ref(venue, "table", table), covers=2))
+
+    async def takeaway() -> None:
+        replies.append(await w("order.open", order_id=new_id(), kind="takeaway"))
+
+    async with trio.open_nursery() as nursery:
+        for table in tables:
+            nursery.start_soon(dine_in, table)
+            nursery.start_soon(takeaway)
+    assert [r for r in replies if not r["ok"]] == []
+    numbers = sorted(r["result"]["number"] for r in replies)
+    assert numbers == list(range(numbers[0], numbers[0] + 2 * len(tables)))

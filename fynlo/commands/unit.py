@@ -71,7 +71,7 @@ class Tx:
     def emit(self, name: str, data: Any) -> StoredEvent:
         """Append a venue event with the next gap-free seq (the venue row stays locked to commit)."""
         if not self._fenced:
-            self._fence()
+            self.begin()
         row = self.conn.execute(
             "WITH s AS (UPDATE venues SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq)"
             " INSERT INTO events (venue_id, seq, name, data, by_staff, command_id)"
@@ -82,14 +82,18 @@ class Tx:
         self.events.append(event)
         return event
 
-    def _fence(self) -> None:
-        """Refuse to write for a venue whose lease this process no longer holds.
+    def begin(self) -> None:
+        """Lock the venue row first, and refuse to write for a venue whose lease this process
+        no longer holds.
 
-        FOR SHARE keeps another process from taking the lease until this transaction ends.
+        Every write of a venue takes the venue row before any other row (orders, tables,
+        counters, stock), so two commands can never wait on each other in a circle. The
+        writes of one venue commit one after another; those of different venues never meet.
+        FOR SHARE on the lease keeps another process from taking it until this one commits.
         """
         row = self.conn.execute(
-            "SELECT 1 FROM venue_leases WHERE venue_id = %s AND owner = %s AND expires_at > now()"
-            " FOR SHARE",
+            "SELECT 1 FROM venues v JOIN venue_leases l ON l.venue_id = v.id"
+            " WHERE v.id = %s AND l.owner = %s AND l.expires_at > now() FOR UPDATE OF v FOR SHARE OF l",
             (self.venue_id, self.lease_owner),
         ).fetchone()
         if row is None:
@@ -129,6 +133,7 @@ def run_unit(tx: Tx, body: Callable[[Tx], Any]) -> Outcome:
     previous = stored_reply(tx.conn, tx.venue_id, tx.command)
     if previous is not None:
         return Outcome(previous, [], True)
+    tx.begin()
     reply = reply_ok(tx.command.id, body(tx))
     inserted = tx.conn.execute(
         "INSERT INTO idempotency (venue_id, command_id, name, args_hash, reply)"

@@ -51,6 +51,12 @@ class _InFlight:
                 self.conn.cancel_safe(timeout=2.0)
 
 
+# A deadlock or serialization failure rolled the whole transaction back: it is safe, and
+# right, to run the unit of work again (it is a function of what it reads).
+_RETRY_SQLSTATES = frozenset({"40001", "40P01"})
+_ATTEMPTS = 3
+
+
 class _Abandoned(Exception):
     """The Trio caller was cancelled before the worker got a connection."""
 
@@ -98,8 +104,7 @@ class Database:
                 with self._pool.connection() as conn:
                     inflight.attach(conn)
                     try:
-                        with conn.transaction():
-                            return work(conn)
+                        return _transaction(conn, work)
                     finally:
                         inflight.detach()
             except PoolTimeout:
@@ -107,6 +112,8 @@ class Database:
             except psycopg.OperationalError as exc:
                 if inflight.cancelled:
                     raise _Abandoned from exc
+                if exc.sqlstate in _RETRY_SQLSTATES:
+                    raise Unavailable("the database is too busy right now; retry", reason="contention") from exc
                 raise Unavailable("the database is not reachable") from exc
 
         try:
@@ -121,3 +128,16 @@ class Database:
     async def ping(self) -> None:
         """Raise Unavailable unless a connection answers."""
         await self.run(lambda conn: conn.execute("SELECT 1").fetchone())
+
+
+def _transaction(conn: Connection, work: Work[T]) -> T:
+    """One transaction running `work`, run again when PostgreSQL rolled it back to break a
+    deadlock or a serialization conflict (never for any other error)."""
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            with conn.transaction():
+                return work(conn)
+        except psycopg.errors.OperationalError as exc:
+            if exc.sqlstate not in _RETRY_SQLSTATES or attempt == _ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
