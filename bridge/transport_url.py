@@ -1,4 +1,5 @@
-"""Device addresses as written in the config: `tcp://`, `serial://`, `socket://`, `usb://`.
+"""Device addresses as written in the config: `tcp://`, `serial://`, `socket://`, `usb://`,
+and `usb-hid://` for a scanner that acts as a USB keyboard.
 
 Parsed once, when the config is read, so a typo stops the bridge before it starts rather
 than when the first ticket needs that printer.
@@ -12,11 +13,11 @@ from urllib.parse import parse_qs, urlsplit
 
 __all__ = ["TransportSpec", "parse_transport"]
 
-Kind = Literal["tcp", "serial", "socket", "usb"]
+Kind = Literal["tcp", "serial", "socket", "usb", "usb-hid"]
 DEFAULT_TCP_PORT = 9100          # raw ESC/POS over the network ("JetDirect")
 DEFAULT_BAUD = 19200             # what most serial receipt printers ship set to
 _BAUDS = frozenset({1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200})
-EXAMPLES = "tcp://host:9100, serial:///dev/ttyUSB0?baud=19200, socket://host:port or usb://04b8:0202"
+EXAMPLES = "tcp://host:9100, serial:///dev/ttyUSB0?baud=19200, socket://host:port, usb://04b8:0202 or usb-hid://0c2e:0b61"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +57,8 @@ def parse_transport(url: str) -> TransportSpec:
         if parts.netloc or not parts.path.startswith("/"):
             raise ValueError(f"{url!r} must name a device path: serial:///dev/ttyUSB0?baud=19200")
         return TransportSpec(kind="serial", url=url, device=parts.path, baud=_baud(url, parts.query))
-    if scheme == "usb":
-        return _usb(url, parts.netloc or parts.path)
+    if scheme in ("usb", "usb-hid"):
+        return _usb(url, scheme, parts.netloc or parts.path)
     raise ValueError(f"{url!r} is not a device address I know: use {EXAMPLES}")
 
 
@@ -74,12 +75,13 @@ def _baud(url: str, query: str) -> int:
     return int(raw)
 
 
-def _usb(url: str, ids: str) -> TransportSpec:
+def _usb(url: str, scheme: Kind, ids: str) -> TransportSpec:
     vid, _, pid = ids.partition(":")
     try:
         vendor, product = int(vid, 16), int(pid, 16)
     except ValueError:
-        raise ValueError(f"{url!r} must be usb://VID:PID in hex, e.g. usb://04b8:0202") from None
+        example = "usb://04b8:0202" if scheme == "usb" else "usb-hid://0c2e:0b61"
+        raise ValueError(f"{url!r} must be {scheme}://VID:PID in hex, e.g. {example}") from None
     if not (0 <= vendor <= 0xFFFF and 0 <= product <= 0xFFFF):
         raise ValueError(f"{url!r}: vendor and product ids are 4 hex digits each")
-    return TransportSpec(kind="usb", url=url, vendor_id=vendor, product_id=product)
+    return TransportSpec(kind=scheme, url=url, vendor_id=vendor, product_id=product)

@@ -33,6 +33,10 @@ Scanning::
         async for code in scanner:       # noise is dropped and counted in scanner.dropped
             ...
 
+USB scanners that act as keyboards ("keyboard wedge") send HID reports instead of lines:
+``HidScanner(UsbTransport(vendor_id, product_id, in_ep=0x81), max_length=128)`` decodes them
+(US layout, one code per Enter) and is used the same way.
+
 Simulators (``devices.sim``) speak the same wire: ``PrinterSimulator`` (TCP),
 ``SerialPrinterSimulator`` (pseudo-terminal), ``ScannerSimulator`` (``socket://``).
 """
@@ -54,6 +58,7 @@ from .escpos import Row as Row
 from .escpos import Rule as Rule
 from .escpos import Text as Text
 from .escpos import encode as encode
+from .hid_scanner import HidScanner as HidScanner
 from .scanner import Scanner as Scanner
 from .transports import SerialTransport as SerialTransport
 from .transports import TcpTransport as TcpTransport
@@ -62,7 +67,7 @@ from .transports import UsbTransport as UsbTransport
 
 __all__ = [
     "QR", "CoverOpen", "Cut", "DeviceError", "DeviceOffline", "DeviceProtocolError",
-    "DeviceTimeout", "Doc", "DrawerKick", "Feed", "PaperOut", "Printer", "PrinterStatus",
+    "DeviceTimeout", "Doc", "DrawerKick", "Feed", "HidScanner", "PaperOut", "Printer", "PrinterStatus",
     "Row", "Rule", "Scanner", "SerialTransport", "TcpTransport", "Text", "Transport",
     "UsbTransport", "encode",
 ]

@@ -34,13 +34,15 @@ class Scanner:
         DeviceOffline: the scanner cannot be opened or its link went away.
     """
 
+    read_size = 256  # bytes asked of the transport at a time
+
     def __init__(self, transport: Transport, *, max_length: int = 128) -> None:
         self.transport, self.max_length = transport, max_length
         self.dropped = 0
         self._open = False
+        self._codes: deque[str] = deque()
         self._line = bytearray()
         self._overlong = self._after_cr = False
-        self._codes: deque[str] = deque()
 
     async def __aenter__(self) -> Self:
         await self._ensure_open()
@@ -57,7 +59,7 @@ class Scanner:
         await self._ensure_open()
         while not self._codes:
             try:
-                data = await self.transport.receive(256, None)
+                data = await self.transport.receive(self.read_size, None)
             except DeviceError:
                 await self.aclose()
                 raise

@@ -75,6 +75,15 @@ def test_each_mistake_is_reported_with_its_line() -> None:
     ]
 
 
+def test_a_keyboard_wedge_scanner_is_a_usb_hid_address() -> None:
+    hid = GOOD.replace("socket://10.0.0.40:4001", "usb-hid://0c2e:0b61")
+    spec = parse_config(hid).scanners[0].transport
+    assert (spec.kind, spec.vendor_id, spec.product_id) == ("usb-hid", 0x0C2E, 0x0B61)
+    assert problems(hid.replace("0c2e:0b61", "0c2e")) == [
+        ("bridge.toml:23: scanners[1].transport: 'usb-hid://0c2e' must be usb-hid://VID:PID in hex, "
+         "e.g. usb-hid://0c2e:0b61")]
+
+
 def test_a_syntax_error_names_its_line() -> None:
     assert problems('server = "x"\n[[printers]\nname = "k"\n')[0].startswith("bridge.toml:2: not valid TOML")
 

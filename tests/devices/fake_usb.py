@@ -1,8 +1,9 @@
-"""A pyusb backend with one simulated USB receipt printer behind it.
+"""pyusb backends with one simulated USB device behind each: a receipt printer, a HID scanner.
 
-No USB hardware exists here, so this is the one fake in the device tests: it stands in for
+No USB hardware exists here, so these are the one fake in the device tests: they stand in for
 libusb under the real pyusb ``Device`` code (descriptors, configuration, endpoint lookup,
-claiming) and hands the bytes to the same ``PrinterModel`` the TCP and serial simulators use.
+claiming). The printer hands its bytes to the same ``PrinterModel`` the TCP and serial
+simulators use; the scanner plays back the keyboard reports a test queues.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import array
 import errno
 import time
+from collections import deque
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,27 +22,29 @@ from devices.sim import PrinterModel
 
 VENDOR, PRODUCT = 0x04B8, 0x0202  # an Epson TM-T88 ids
 OUT_EP, IN_EP, BULK = 0x01, 0x82, 0x02
+HID_VENDOR, HID_PRODUCT = 0x0C2E, 0x0B61  # a Honeywell Voyager's ids
+HID_IN_EP, INTERRUPT = 0x81, 0x03
 
 
-class FakePrinterBackend(usb.backend.IBackend):
-    """Switches: ``unplugged`` (not enumerated; transfers fail with ENODEV), ``stalled``
-    (OUT transfers time out, as when the printer's buffer stays full), ``vanish_after``
-    (take that many more bytes, then unplug)."""
+class FakeUsbBackend(usb.backend.IBackend):
+    """One device with one interface; subclasses say which. ``unplugged``: not enumerated,
+    and transfers fail with ENODEV."""
 
-    def __init__(self, model: PrinterModel) -> None:
-        self.model = model
-        self.unplugged = self.stalled = False
-        self.vanish_after: int | None = None
-        self._replies = bytearray()
+    ids: tuple[int, int]
+    interface_class: int
+    endpoints: tuple[tuple[int, int], ...]  # (bEndpointAddress, bmAttributes)
+
+    def __init__(self) -> None:
+        self.unplugged = False
 
     def enumerate_devices(self) -> Any:
         if not self.unplugged:
-            yield "printer"
+            yield "device"
 
     def get_device_descriptor(self, dev: Any) -> Any:
         return SimpleNamespace(
             bLength=18, bDescriptorType=1, bcdUSB=0x200, bDeviceClass=0, bDeviceSubClass=0,
-            bDeviceProtocol=0, bMaxPacketSize0=64, idVendor=VENDOR, idProduct=PRODUCT,
+            bDeviceProtocol=0, bMaxPacketSize0=64, idVendor=self.ids[0], idProduct=self.ids[1],
             bcdDevice=0x100, iManufacturer=0, iProduct=0, iSerialNumber=0,
             bNumConfigurations=1, address=3, bus=1, port_number=1, port_numbers=(1,), speed=3)
 
@@ -55,14 +59,16 @@ class FakePrinterBackend(usb.backend.IBackend):
             raise IndexError("one alternate setting")
         return SimpleNamespace(
             bLength=9, bDescriptorType=4, bInterfaceNumber=0, bAlternateSetting=0,
-            bNumEndpoints=2, bInterfaceClass=7, bInterfaceSubClass=1, bInterfaceProtocol=2,
+            bNumEndpoints=len(self.endpoints), bInterfaceClass=self.interface_class,
+            bInterfaceSubClass=1, bInterfaceProtocol=2 if self.interface_class == 7 else 1,
             iInterface=0, extra_descriptors=b"")
 
     def get_endpoint_descriptor(self, dev: Any, ep: int, intf: int, alt: int, config: int) -> Any:
+        address, attributes = self.endpoints[ep]
         return SimpleNamespace(
-            bLength=7, bDescriptorType=5, bEndpointAddress=(OUT_EP, IN_EP)[ep],
-            bmAttributes=BULK, wMaxPacketSize=64, bInterval=0, bRefresh=0, bSynchAddress=0,
-            extra_descriptors=b"")
+            bLength=7, bDescriptorType=5, bEndpointAddress=address, bmAttributes=attributes,
+            wMaxPacketSize=64 if attributes == BULK else 8, bInterval=0 if attributes == BULK else 10,
+            bRefresh=0, bSynchAddress=0, extra_descriptors=b"")
 
     def open_device(self, dev: Any) -> Any:
         return "handle"
@@ -85,12 +91,35 @@ class FakePrinterBackend(usb.backend.IBackend):
     def is_kernel_driver_active(self, dev_handle: Any, intf: int) -> bool:
         return False
 
+    def _check_plugged(self) -> None:
+        if self.unplugged:
+            raise usb.core.USBError("No such device", errno=errno.ENODEV)
+
+    @staticmethod
+    def _time_out(timeout: int) -> None:
+        time.sleep(timeout / 1000)
+        raise usb.core.USBTimeoutError("Operation timed out", errno=errno.ETIMEDOUT)
+
+
+class FakePrinterBackend(FakeUsbBackend):
+    """A printer-class interface with a bulk OUT and a bulk IN endpoint. Switches besides
+    ``unplugged``: ``stalled`` (OUT transfers time out, as when the printer's buffer stays
+    full), ``vanish_after`` (take that many more bytes, then unplug)."""
+
+    ids, interface_class, endpoints = (VENDOR, PRODUCT), 7, ((OUT_EP, BULK), (IN_EP, BULK))
+
+    def __init__(self, model: PrinterModel) -> None:
+        super().__init__()
+        self.model = model
+        self.stalled = False
+        self.vanish_after: int | None = None
+        self._replies = bytearray()
+
     def bulk_write(self, dev_handle: Any, ep: int, intf: int, data: array.array,
                    timeout: int) -> int:
         self._check_plugged()
         if self.stalled:
-            time.sleep(timeout / 1000)
-            raise usb.core.USBTimeoutError("Operation timed out", errno=errno.ETIMEDOUT)
+            self._time_out(timeout)
         if self.vanish_after is not None and len(data) > self.vanish_after:
             self.model.receive(data[: self.vanish_after].tobytes())
             self.unplugged = True
@@ -104,13 +133,37 @@ class FakePrinterBackend(usb.backend.IBackend):
                   timeout: int) -> int:
         self._check_plugged()
         if not self._replies:
-            time.sleep(timeout / 1000)
-            raise usb.core.USBTimeoutError("Operation timed out", errno=errno.ETIMEDOUT)
+            self._time_out(timeout)
         n = min(len(buff), len(self._replies))
         buff[:n] = array.array("B", self._replies[:n])
         del self._replies[:n]
         return n
 
-    def _check_plugged(self) -> None:
-        if self.unplugged:
-            raise usb.core.USBError("No such device", errno=errno.ENODEV)
+
+class FakeHidScannerBackend(FakeUsbBackend):
+    """A boot-keyboard HID interface with its interrupt IN endpoint, bound to the kernel's
+    keyboard driver until detached. ``reports`` is played back one per read."""
+
+    ids, interface_class, endpoints = (HID_VENDOR, HID_PRODUCT), 3, ((HID_IN_EP, INTERRUPT),)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reports: deque[bytes] = deque()
+        self.kernel_driver = True
+
+    def is_kernel_driver_active(self, dev_handle: Any, intf: int) -> bool:
+        return self.kernel_driver
+
+    def detach_kernel_driver(self, dev_handle: Any, intf: int) -> None:
+        self.kernel_driver = False
+
+    def intr_read(self, dev_handle: Any, ep: int, intf: int, buff: array.array,
+                  timeout: int) -> int:
+        self._check_plugged()
+        if self.kernel_driver:
+            raise usb.core.USBError("Resource busy", errno=errno.EBUSY)
+        if not self.reports:
+            self._time_out(timeout)
+        report = self.reports.popleft()
+        buff[: len(report)] = array.array("B", report)
+        return len(report)
