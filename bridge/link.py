@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import trio
 from trio_websocket import (
@@ -35,9 +34,9 @@ from trio_websocket import (
 from bridge._config_model import Timing
 from bridge.errors import CommandRejected, LinkDown, LinkError, Refused
 from bridge.spool import Spool
-from fynlo.wire import encode
+from fynlo.wire import encode, ws_url
 
-__all__ = ["Link", "LinkState", "LinkStatus", "ws_url"]
+__all__ = ["Link", "LinkState", "LinkStatus"]
 
 log = logging.getLogger("fynlo.bridge.link")
 
@@ -63,15 +62,6 @@ class LinkStatus:
     since: float = 0.0
 
 
-def ws_url(server: str, path: str = "/ws/bridge") -> str:
-    """``https://pos.example.com`` → ``wss://pos.example.com/ws/bridge`` (http → ws)."""
-    parts = urlsplit(server)
-    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
-    if scheme is None:
-        raise ValueError(f"expected an http(s) or ws(s) URL, got {server!r}")
-    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + path, "", ""))
-
-
 class Link:
     """The connection, kept up by ``run()``; ``call()`` sends a command and returns its result.
 
@@ -82,7 +72,7 @@ class Link:
     def __init__(self, server: str, token: str, spool: Spool, timing: Timing, *,
                  on_online: Callable[[], None], on_event: Callable[[Frame], None],
                  command_timeout: float = 10.0) -> None:
-        self.url = ws_url(server)
+        self.url = ws_url(server, "/ws/bridge")
         self._token, self._spool, self._timing = token, spool, timing
         self._on_online, self._on_event = on_online, on_event
         self.command_timeout = command_timeout

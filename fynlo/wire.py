@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 MAX_FRAME_BYTES = 1024 * 1024
 
@@ -120,6 +121,15 @@ def parse_command(obj: Any) -> Command:
     if not isinstance(args, dict):
         raise WireError("args must be an object", command_id=command_id, field="args")
     return Command(id=command_id, name=name, args=args)
+
+
+def ws_url(server: str, path: str = "/ws/terminal") -> str:
+    """``https://pos.example.com`` → ``wss://pos.example.com/ws/…`` (http → ws, https → wss)."""
+    parts = urlsplit(server)
+    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
+    if scheme is None:
+        raise ValueError(f"expected an http(s) or ws(s) URL, got {server!r}")
+    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + path, "", ""))
 
 
 def now_iso() -> str:

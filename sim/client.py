@@ -14,13 +14,12 @@ import time
 import uuid
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, AsyncIterator
-from urllib.parse import urlsplit, urlunsplit
 
 import trio
 from trio_websocket import (ConnectionClosed, ConnectionRejected, HandshakeError, WebSocketConnection,
                             open_websocket_url)
 
-from fynlo.wire import encode
+from fynlo.wire import encode, ws_url
 from sim.errors import CommandFailed, HandshakeRefused, ServerUnreachable, TerminalClosed
 from sim.events import Anomaly, EventLog, OnEvent
 from sim.replies import CommandTiming, PendingReplies
@@ -37,15 +36,6 @@ def _decode(raw: str | bytes) -> Frame | None:
     except ValueError:
         return None
     return frame if isinstance(frame, dict) else None
-
-
-def ws_url(base_url: str, path: str = "/ws/terminal") -> str:
-    """`http://host:port[/prefix]` → `ws://host:port[/prefix]/ws/terminal` (https → wss)."""
-    parts = urlsplit(base_url)
-    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
-    if scheme is None:
-        raise ValueError(f"expected an http(s) URL, got {base_url!r}")
-    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + path, "", ""))
 
 
 class TerminalClient:

@@ -15,7 +15,8 @@ from trio_websocket import ConnectionClosed, WebSocketRequest, serve_websocket
 from bridge._config_model import Timing
 from bridge._job import SpooledJob
 from bridge.courier import Courier
-from bridge.link import LinkState, ws_url
+from bridge.link import LinkState
+from fynlo.wire import ws_url
 from bridge.reports import DeviceReport, Reports
 from bridge.spool import Spool
 from tests.bridge.support import until
@@ -83,8 +84,8 @@ async def courier(tmp_path: Path, server: ScriptedServer) -> AsyncIterator[tuple
 
 
 def test_the_socket_url_follows_the_server_url() -> None:
-    assert ws_url("https://pos.example.com/") == "wss://pos.example.com/ws/bridge"
-    assert ws_url("http://10.0.0.2:8000/fynlo") == "ws://10.0.0.2:8000/fynlo/ws/bridge"
+    assert ws_url("https://pos.example.com/", "/ws/bridge") == "wss://pos.example.com/ws/bridge"
+    assert ws_url("http://10.0.0.2:8000/fynlo", "/ws/bridge") == "ws://10.0.0.2:8000/fynlo/ws/bridge"
 
 
 async def test_it_dials_again_and_pulls_its_jobs_on_every_connection(tmp_path: Path) -> None:
