@@ -30,6 +30,7 @@ STAFF = [
 ]
 TERMINALS = ["Front counter iPad", "Bar iPad"]
 BRIDGE = "Back office bridge"
+BARTENDER_PIN = "3333"
 
 
 def seed(settings: Settings, url: str) -> dict[str, Any]:
@@ -85,8 +86,8 @@ def banner(settings: Settings, seeded: dict[str, Any]) -> str:
     lines += [
         f"  bridge        {BRIDGE} (config {settings.var_dir / 'bridge.toml'})",
         f"  printers      kitchen, bar, receipt: what they print goes to {settings.var_dir / 'printers'}/<printer>.txt",
-        "  Three simulated staff are taking orders; each printed ticket and each scan at the bar",
-        "  (a `scan` event for the Bar iPad) shows below.",
+        "  Three simulated staff are taking orders; each printed ticket and each bottle scanned at the bar",
+        "  (rung up on the Bar iPad's tab) shows below.",
         "  Ctrl-C stops everything.",
         "",
     ]
@@ -118,6 +119,7 @@ def run_demo(settings: Settings, url: str) -> int:
             nursery.start_soon(demo_venue.run_bridge, config, seeded["bridge"]["bridge_token"])
             print(banner(settings, seeded), flush=True)
             nursery.start_soon(demo_venue.run_terminals, server)
+            nursery.start_soon(demo_venue.bar_till, server, seeded["terminals"][1], BARTENDER_PIN)
             nursery.start_soon(demo_venue.keep_scanning, scanner)
 
     try:

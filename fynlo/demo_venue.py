@@ -87,3 +87,32 @@ async def run_terminals(server: str) -> None:
 
     await trio.sleep(2)  # let the bridge sign in first, so the first tickets print at once
     await drive(server, count=TERMINALS, duration=RUN_FOR_S, rate=RATE_PER_TERMINAL, mix="dinner")
+
+
+async def bar_till(server: str, terminal: dict[str, str], pin: str) -> None:
+    """The Bar iPad, as the bartender uses it: every bottle scanned at the bar goes on the bar
+    tab (an open takeaway order) and is sent; a code not on the menu is said on the console."""
+    import uuid
+
+    from sim.client import TerminalClient
+    from sim.http import pin_login
+
+    session = await pin_login(server, terminal["terminal_token"], pin)
+    scans_in, scans = trio.open_memory_channel[dict[str, Any]](100)
+
+    def on_event(event: dict[str, Any], at: float) -> None:
+        if event["name"] == "scan" and event["data"].get("terminal_id") == terminal["terminal_id"]:
+            scans_in.send_nowait(event["data"])
+
+    async with TerminalClient.connect(server, session["access_token"], terminal_id=terminal["terminal_id"],
+                                      keep_events=False, on_event=on_event) as till:
+        tab = str(uuid.uuid4())
+        await till.command_ok("order.open", {"order_id": tab, "kind": "takeaway"})
+        async for data in scans:
+            if data["item"] is None:
+                print(f"[bar till] {data['barcode']} is not on the menu", flush=True)
+                continue
+            await till.command_ok("order.add_item", {"order_id": tab, "line_id": str(uuid.uuid4()),
+                                                     "item_id": data["item"]["item_id"]})
+            await till.command_ok("order.send", {"order_id": tab})
+            print(f"[bar till] rang up {data['item']['name']} on the bar tab", flush=True)
