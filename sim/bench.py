@@ -19,10 +19,13 @@
    `--duration` seconds. The server's RSS is sampled from /proc/<pid>/status throughout (the
    sign-in's peak is reported apart: it is setup, not the scenario).
 5. The floor (sim/floor.py): one task per terminal committing a bare one-row INSERT at the same
-   rate through `fynlo.db.Database`, on the same database, right after the scenario.
-6. The capacity ramp: the same terminals and mix at rising total rates (`--ramp`, each for
-   `--ramp-step` seconds) until ack p99 reaches 50 ms or a command fails; `capacity_cps` is
-   the last rate that passed (0 when none did).
+   rate through `fynlo.db.Database`, on the same database, right after the scenario, for
+   `--floor-duration` seconds (default 30: 750 commits at the default rate, plenty for a p99,
+   and it keeps `make bench` near three minutes).
+6. The capacity ramp: the same terminals and mix at rising total rates (`--ramp`; each step
+   lasts `--ramp-step` seconds, longer at low rates so that it has about 300 commands, up to
+   20 s) until ack p99 reaches 50 ms or a command fails; `capacity_cps` is the last rate
+   that passed (0 when none did).
 7. `--out` gets one object per scenario (CONTRACT.md, "Benchmark output"; extra figures under
    `details`), and a table is printed.
 
@@ -76,6 +79,9 @@ SERVE = [sys.executable, "-m", "fynlo", "serve"]
 TABLES_PER_TERMINAL = 3
 BUSY_WARNING_PCT = 20.0
 RAMP = "10,15,25,35,50,70,100,140,200,280,400"  # about ×1.4 a step: stops at the first failure
+RAMP_STEP_COMMANDS = 300  # a step lasts long enough for this many commands (p99 = the 3rd worst)…
+RAMP_STEP_MAX_S = 20.0  # …but no longer than this
+FLOOR_S = 30.0
 
 
 def say(text: str) -> None:
@@ -298,16 +304,17 @@ def goals(result: dict[str, Any]) -> dict[str, bool]:
 
 
 async def capacity_ramp(fleet: Fleet, mix: DinnerMix, rates: list[float], step_s: float, watch: ProcessWatch,
-                        seed: int) -> tuple[float, list[dict[str, Any]]]:
+                        seed: int, min_commands: int = RAMP_STEP_COMMANDS) -> tuple[float, list[dict[str, Any]]]:
     """Rising total rates until ack p99 ≥ 50 ms or errors; the last rate that passed."""
     passed, steps = 0.0, []
     for n, total in enumerate(rates):
-        say(f"capacity: {total:g} commands/s for {step_s:g} s")
+        seconds = max(step_s, min(RAMP_STEP_MAX_S, min_commands / total))  # enough samples for a p99
+        say(f"capacity: {total:g} commands/s for {seconds:g} s")
         with CpuMeter(watch) as cpu:
-            report = await fleet.drive(mix, duration=step_s, rate=total / len(fleet.clients), seed=seed + n, drain=2)
+            report = await fleet.drive(mix, duration=seconds, rate=total / len(fleet.clients), seed=seed + n, drain=2)
         p99 = report["ack_ms"]["p99"]
         ok = report["errors"] == 0 and report["commands"] > 0 and p99 is not None and p99 < CAPACITY_P99_MS
-        steps.append({"rate_cps": total, "achieved_cps": round(report["commands"] / step_s, 1),
+        steps.append({"rate_cps": total, "seconds": round(seconds, 1), "achieved_cps": round(report["commands"] / seconds, 1),
                       "commands": report["commands"], "errors": report["errors"], "ack_ms": report["ack_ms"],
                       "ack_sent_ms": report["ack_sent_ms"], "fanout_ms": report["fanout_ms"], "queued": report["queued"],
                       "sim_loop_lag_ms": report["sim_loop_lag_ms"],
@@ -323,11 +330,11 @@ async def run_bench(*, terminals: int = 50, duration: float = 60.0, rate: float 
                     seed: int = 1, out: Path = RESULTS / "latest.json", admin_url: str | None = None,
                     progress: bool = True, server_command: list[str] | None = None,
                     takeaway_share: float = TAKEAWAY_SHARE, tables_per_terminal: int = TABLES_PER_TERMINAL,
-                    ) -> dict[str, Any]:
+                    ramp_min_commands: int = RAMP_STEP_COMMANDS) -> dict[str, Any]:
     """Set up, run `dinner_rush`, the floor and the ramp, write `out`; return the scenario's
     result (the object written). See the module docstring."""
     admin_url = admin_url or os.environ.get("FYNLO_TEST_DATABASE_URL") or DEFAULT_ADMIN_URL
-    floor_duration = duration if floor_duration is None else floor_duration
+    floor_duration = min(duration, FLOOR_S) if floor_duration is None else floor_duration
     started_at = datetime.now(timezone.utc)
     out.parent.mkdir(parents=True, exist_ok=True)
     with fresh_database(admin_url) as url, tempfile.TemporaryDirectory(prefix="fynlo-bench-") as var_dir:
@@ -355,8 +362,9 @@ async def run_bench(*, terminals: int = 50, duration: float = 60.0, rate: float 
                 say(f"floor: {terminals} tasks × {rate:g} INSERT+COMMIT/s for {floor_duration:g} s")
                 with CpuMeter(watch) as floor_cpu:
                     floor = await measure_floor(url, tasks=terminals, rate=rate, duration=floor_duration, seed=seed)
-                capacity, steps = (await capacity_ramp(fleet, mix, ramp, ramp_step, watch, seed)) if ramp else (None, [])
-            rss_run_kb = watch.overall_kb
+                capacity, steps = ((await capacity_ramp(fleet, mix, ramp, ramp_step, watch, seed, ramp_min_commands))
+                                    if ramp else (None, []))
+            rss_run_kb, rss_in_service_kb = watch.overall_kb, watch.peak_kb
             nursery.cancel_scope.cancel()
         pg = await trio.to_thread.run_sync(_postgres, url)
     result = {
@@ -380,7 +388,9 @@ async def run_bench(*, terminals: int = 50, duration: float = 60.0, rate: float 
             "closed": report["closed"],
             "floor": {**floor, "duration_s": floor_duration, "tasks": terminals, "rate_per_task": rate, **floor_cpu.figures},
             "cpu": {**scenario_cpu.figures, "machine_busy_before_pct": idle_busy}, "rss_mb_whole_run": round(rss_run_kb / 1024, 1),
-            "rss_mb_sign_in": round(rss_setup_kb / 1024, 1), "takeaway_share": takeaway_share,
+            "rss_mb_sign_in": round(rss_setup_kb / 1024, 1),
+            "rss_mb_after_sign_in": round(rss_in_service_kb / 1024, 1),  # scenario, floor and ramp
+            "takeaway_share": takeaway_share,
             "tables_per_terminal": tables_per_terminal,
             "capacity_steps": steps, "capacity_p99_limit_ms": CAPACITY_P99_MS,
         },
@@ -443,8 +453,8 @@ def table(result: dict[str, Any]) -> str:
         f"  errors                {result['errors']} ({codes}); anomalies {len(d['anomalies'])}, "
         f"fan-out incomplete {d['fanout_incomplete']}  (goal 0)  {verdict('errors')}",
         f"  server RSS            {result['rss_mb']:g} MB peak in the scenario  (goal ≤ {GOALS['rss_mb']:g} MB)  "
-        f"{verdict('rss_mb')}; {d['rss_mb_sign_in']:g} MB while {result['terminals']} terminals signed in, "
-        f"{d['rss_mb_whole_run']:g} MB over the whole run",
+        f"{verdict('rss_mb')}; {d['rss_mb_after_sign_in']:g} MB through the floor and ramp; "
+        f"{d['rss_mb_sign_in']:g} MB while {result['terminals']} terminals signed in",
         f"  CPU in the scenario   server {d['cpu']['server_cpu_pct']}%, simulator {d['cpu']['sim_cpu_pct']}%, "
         f"machine {d['cpu']['machine_busy_pct']}% (% of one CPU; {d['cpu']['machine_busy_before_pct']}% busy "
         "before the load: others' work)",
@@ -467,10 +477,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--terminals", type=int, default=50)
     p.add_argument("--duration", type=float, default=60.0, help="seconds of dinner_rush (default 60)")
     p.add_argument("--rate", type=float, default=0.5, help="commands per second per terminal (default 0.5)")
-    p.add_argument("--floor-duration", type=float, help="seconds of the floor measurement (default: --duration)")
+    p.add_argument("--floor-duration", type=float,
+                   help=f"seconds of the floor measurement (default {FLOOR_S:g}, or --duration if shorter)")
     p.add_argument("--ramp", default=RAMP, help=f"total rates of the capacity ramp, commands/s (default {RAMP})")
     p.add_argument("--no-ramp", action="store_true", help="skip the capacity ramp (capacity_cps: null)")
-    p.add_argument("--ramp-step", type=float, default=8.0, help="seconds per ramp step (default 8)")
+    p.add_argument("--ramp-step", type=float, default=8.0,
+                   help=f"seconds per ramp step at least (default 8; low rates run for {RAMP_STEP_COMMANDS} commands, "
+                        f"up to {RAMP_STEP_MAX_S:g} s)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--takeaway-share", type=float, default=TAKEAWAY_SHARE,
                    help=f"share of orders that are takeaways while tables are free (default {TAKEAWAY_SHARE})")

@@ -19,7 +19,7 @@ Business outcomes are avoided by design rather than counted as errors: the table
 `floor.get` are dealt out between the terminals (terminal i gets every count-th one), and a
 table is used once, since nothing pays and frees it. Should a table still be taken (another
 simulator, orders left from an earlier run), `table_occupied` is recorded in `outcomes` and the
-order becomes a takeaway. Writes carry `expected_version` from the previous reply: only this
+server tries its next table (a takeaway once none is left). Writes carry `expected_version` from the previous reply: only this
 lane writes the order, so it is never stale. An order whose command fails (counted by the
 runner) is abandoned.
 

@@ -244,11 +244,11 @@ class Fleet:
             "event_bytes": {"mean": round(sum(run.event_bytes) / len(run.event_bytes)) if run.event_bytes else None,
                             "max": max(run.event_bytes, default=None)},
             "sim_loop_lag_ms": summary_ms(run.loop_lag),
-            "events_per_terminal": [c.event_count - n for c, n in zip(clients, events_before)],
+            "events_per_terminal": [c.event_count - n for c, n in zip(clients, events_before, strict=True)],
             "ack_ms": summary_ms(run.from_tick), "ack_sent_ms": summary_ms(run.from_send),
             "fanout_ms": summary_ms(run.tracker.latencies()), "fanout_incomplete": run.tracker.outstanding,
             "outcomes": dict(getattr(mix, "outcomes", {})),
-            "anomalies": [f"terminal {i}: {a}" for i, (c, n) in enumerate(zip(clients, anomalies_before))
+            "anomalies": [f"terminal {i}: {a}" for i, (c, n) in enumerate(zip(clients, anomalies_before, strict=True))
                           for a in c.anomalies[n:]],
             "closed": [f"terminal {i}: {c.close_code} {c.close_reason}" for i, c in enumerate(clients) if c.closed],
         }

@@ -77,7 +77,7 @@ async def test_bench_end_to_end_small(tmp_path: Path) -> None:
     out = tmp_path / "latest.json"
     with trio.fail_after(60):
         await run_bench(terminals=5, duration=4, rate=8, floor_duration=2, ramp=[20], ramp_step=1.5, out=out,
-                        progress=False, takeaway_share=0.0, tables_per_terminal=8)
+                        progress=False, takeaway_share=0.0, tables_per_terminal=8, ramp_min_commands=0)
     results = json.loads(out.read_text())
     assert isinstance(results, list) and len(results) == 1
     r = results[0]
