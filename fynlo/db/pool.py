@@ -73,7 +73,8 @@ class Database:
             max_size=size,
             open=False,
             timeout=connect_timeout,
-            kwargs={"row_factory": dict_row, "autocommit": False},
+            # A row lock held by something stuck must not hold every pooled connection for long.
+            kwargs={"row_factory": dict_row, "autocommit": False, "options": "-c lock_timeout=5000"},
             name="fynlo",
         )
         self._limiter = trio.CapacityLimiter(size)
