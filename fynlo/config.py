@@ -45,6 +45,13 @@ class Settings:
     login_rate_per_min: int = 10
     instance_name: str = field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}")
     log_level: str = "INFO"
+    stripe_secret_key: str = ""          # "": card payments are not configured (the demo runs a loopback fake)
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str | None = None   # None: Stripe's own API
+    bank_api_base: str | None = None     # the open-banking provider; None: QR payments are not configured
+    bank_api_key: str = ""
+    bank_webhook_secret: str = ""
+    provider_timeout_s: float = 20.0     # how long a command waits for Stripe or the bank
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -66,6 +73,13 @@ class Settings:
             login_rate_per_min=_number(env, "FYNLO_LOGIN_RATE_PER_MIN", 10, int),
             instance_name=env.get("FYNLO_INSTANCE_NAME") or f"{os.uname().nodename}:{os.getpid()}",
             log_level=env.get("FYNLO_LOG_LEVEL", "INFO"),
+            stripe_secret_key=env.get("FYNLO_STRIPE_SECRET_KEY") or "",
+            stripe_webhook_secret=env.get("FYNLO_STRIPE_WEBHOOK_SECRET") or "",
+            stripe_api_base=env.get("FYNLO_STRIPE_API_BASE") or None,
+            bank_api_base=env.get("FYNLO_BANK_API_BASE") or None,
+            bank_api_key=env.get("FYNLO_BANK_API_KEY") or "",
+            bank_webhook_secret=env.get("FYNLO_BANK_WEBHOOK_SECRET") or "",
+            provider_timeout_s=_number(env, "FYNLO_PROVIDER_TIMEOUT", 20.0, float),
         )
 
     def with_secret(self) -> "Settings":

@@ -10,6 +10,8 @@
   x PaymentDeclined               payment_declined
   x RateLimited                   rate_limited
   x Unavailable                   unavailable (not this process's venue, database down)
+    x ProviderUnavailable         unavailable (Stripe or the bank timed out, failed or is not configured)
+  x BadSignature                  validation_error (a webhook whose signature or timestamp is wrong)
 
 Handlers raise these; the command executor turns them into reply envelopes. Anything else
 that escapes a handler is logged and answered `internal_error` without its text.
@@ -83,3 +85,14 @@ class RateLimited(FynloError):
 class Unavailable(FynloError):
     code = ErrorCode.UNAVAILABLE
     http_status = 503
+
+
+class ProviderUnavailable(Unavailable):
+    """A payment provider could not be reached or answered 5xx; the outcome may be unknown, so
+    the same call is retried with the same idempotency key."""
+
+
+class BadSignature(ValidationError):
+    """A provider callback whose signature, timestamp or body cannot be trusted (HTTP 400)."""
+
+    http_status = 400
