@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 import pydantic
+import trio
 
 from actors import ActorCrashed, ActorError, AskTimeout
 from fynlo.auth import permissions
 from fynlo.auth.principal import Principal
+from fynlo.commands.calls import OutsideCall
 from fynlo.commands.spec import COMMANDS, CommandSpec, invalid
 from fynlo.commands.unit import stored_reply
 from fynlo.db import Database
-from fynlo.errors import FynloError, NotFound, Unavailable, ValidationError
+from fynlo.errors import FynloError, NotFound, ProviderUnavailable, Unavailable, ValidationError
 from fynlo.logs import command_context
 from fynlo.runtime.entity import Envelope
 from fynlo.runtime.host import VenueHost
@@ -23,9 +26,11 @@ log = logging.getLogger("fynlo.commands")
 
 
 class Dispatcher:
-    def __init__(self, db: Database, host: VenueHost) -> None:
+    def __init__(self, db: Database, host: VenueHost, providers: Any = None) -> None:
         self.db = db
         self.host = host
+        self.providers = providers
+        self.settings = host.settings
 
     async def execute(self, principal: Principal, command: Command) -> dict[str, Any]:
         with command_context(command.id, command.name, principal.venue_id, principal.staff_id):
@@ -77,4 +82,20 @@ class Dispatcher:
                 "this venue runs on another server", owner=holder["owner"], address=holder["address"]
             )
         assert spec.actor_key is not None
-        return await runtime.ask(spec.actor_key(args, principal), Envelope(spec, principal, command, args))
+        key = spec.actor_key(args, principal)
+        reply = await runtime.ask(key, Envelope(spec, principal, command, args))
+        if isinstance(reply, OutsideCall):
+            # Its pending state is committed; the call runs here, outside the actor's mailbox.
+            outcome = await self._call(reply)
+            finish = partial(reply.finish, outcome=outcome)
+            reply = await runtime.ask(key, Envelope(spec, principal, command, args, finish=finish))
+        return reply
+
+    async def _call(self, call: OutsideCall) -> Any:
+        """The provider's answer, or the FynloError it ended in (a timeout is `unavailable`)."""
+        with trio.move_on_after(self.settings.provider_timeout_s):
+            try:
+                return await call.run(self.providers)
+            except FynloError as exc:
+                return exc
+        return ProviderUnavailable("the payment provider did not answer in time; retry with the same id")

@@ -17,9 +17,10 @@ from psycopg.types.json import Jsonb
 
 from fynlo.auth.permissions import verify_approval
 from fynlo.auth.principal import Principal
+from fynlo.commands.calls import OutsideCall
 from fynlo.config import Settings
-from fynlo.errors import Conflict, Unavailable
-from fynlo.wire import Command, reply_ok
+from fynlo.errors import Conflict, FynloError, Unavailable
+from fynlo.wire import Command, reply_error, reply_ok
 
 # Fields that may change between a first try and its retry without making it another command.
 _NOT_HASHED = frozenset({"approval"})
@@ -106,6 +107,7 @@ class Outcome:
     reply: dict[str, Any]
     events: list[StoredEvent]
     replayed: bool
+    call: OutsideCall | None = None     # committed without a reply: the call comes next
 
 
 class _Raced(Exception):
@@ -129,12 +131,23 @@ def stored_reply(conn: Any, venue_id: str, command: Command) -> dict[str, Any] |
 
 
 def run_unit(tx: Tx, body: Callable[[Tx], Any]) -> Outcome:
-    """Run `body` and record its reply, unless this command id was seen before."""
+    """Run `body` and record its reply, unless this command id was seen before.
+
+    A body that returns an `OutsideCall` or a `FynloError` commits what it wrote but records
+    no reply: the command is not finished (the call comes next) or it failed in a way worth
+    keeping (a declined card is a failed payment), and the same id may be sent again.
+    """
     previous = stored_reply(tx.conn, tx.venue_id, tx.command)
     if previous is not None:
         return Outcome(previous, [], True)
     tx.begin()
-    reply = reply_ok(tx.command.id, body(tx))
+    result = body(tx)
+    if isinstance(result, OutsideCall):
+        return Outcome({}, tx.events, False, call=result)
+    if isinstance(result, FynloError):
+        return Outcome(reply_error(tx.command.id, str(result.code), result.message, result.details or None),
+                       tx.events, False)
+    reply = reply_ok(tx.command.id, result)
     inserted = tx.conn.execute(
         "INSERT INTO idempotency (venue_id, command_id, name, args_hash, reply)"
         " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable
 from fynlo.auth import permissions
 from fynlo.auth.permissions import ApprovalPinRejected
 from fynlo.auth.principal import Principal
+from fynlo.commands.calls import OutsideCall
 from fynlo.commands.spec import Args, CommandSpec
 from fynlo.commands.unit import Outcome, Tx, _Raced, run_unit, stored_reply
 from fynlo.errors import FynloError
@@ -46,12 +47,14 @@ class StaleState(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
-    """A command on its way to an actor."""
+    """A command on its way to an actor; with `finish`, the second half of one that called a
+    provider (fynlo/commands/calls.py), bound to what the provider answered."""
 
     spec: CommandSpec
     principal: Principal
     command: Command
     args: Args
+    finish: Callable[[Tx, Any], tuple[Any, Any]] | None = None
 
 
 class EntityActor:
@@ -69,7 +72,7 @@ class EntityActor:
     async def stop(self) -> None:
         return None
 
-    async def receive(self, message: object) -> dict[str, Any]:
+    async def receive(self, message: object) -> dict[str, Any] | OutsideCall:
         assert isinstance(message, Envelope)
         try:
             outcome = await self._execute(message)
@@ -78,7 +81,7 @@ class EntityActor:
                 await self._runtime.db.run(exc.record)  # the command rolled back; the failure counts
             return reply_error(message.command.id, str(exc.code), exc.message, exc.details or None)
         self._runtime.publisher.committed(outcome.events)
-        return outcome.reply
+        return outcome.call or outcome.reply
 
     async def _execute(self, env: Envelope) -> Outcome:
         runtime = self._runtime
@@ -87,6 +90,10 @@ class EntityActor:
         new_state: list[Any] = []
 
         def body(tx: Tx) -> Any:
+            if env.finish is not None:
+                result, state = env.finish(tx, self.state)
+                new_state.append(state)
+                return result
             if permissions.needs_approval(env.principal, env.command.name):
                 tx.approve()
             result, state = handler(tx, self.state, env.args)

@@ -52,6 +52,14 @@ class VenueSettings(BaseModel):
     business_day_start: str = "04:00"          # local time the day's order numbers restart
     allow_multiple_checks: bool = False        # several open orders on one table
     discount_approval_percent: str = "10.00"   # staff discounts above this need a manager's PIN
+    blind_close: bool = False                  # staff closing a till do not see what was expected
+    cash_rounding: int = Field(default=0, ge=0, le=100)  # cash totals round to this many minor units (0: none)
+    card_fee_percent: str = "2.90"             # what the card provider charges the venue…
+    card_fee_fixed: int = Field(default=30, ge=0, le=10_000)  # …plus this per payment
+    open_banking_fee_percent: str = "0.20"
+    platform_fee_percent: str = "0.00"         # 0 for a self-hosted venue
+    qr_expiry_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    capture_within_hours: int = Field(default=144, ge=1, le=24 * 7)  # pre-authorised tabs are settled by then
 
     @field_validator("business_day_start")
     @classmethod
@@ -60,9 +68,10 @@ class VenueSettings(BaseModel):
             raise ValueError("must be a time of day such as \"04:00\"")
         return value
 
-    @field_validator("discount_approval_percent")
+    @field_validator("discount_approval_percent", "card_fee_percent", "open_banking_fee_percent",
+                     "platform_fee_percent")
     @classmethod
-    def _approval_limit(cls, value: str) -> str:
+    def _percentages(cls, value: str) -> str:
         return _rate(value)
 
     @field_validator("currency")

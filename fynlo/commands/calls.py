@@ -1,0 +1,31 @@
+"""Writes that need an outside party (Stripe, the bank) without blocking their actor.
+
+A handler that must call a provider returns an `OutsideCall` instead of a result. The actor
+commits what the handler wrote so far (a `pending` payment, say) *without* the command's
+reply; the dispatcher then makes the call outside the actor, so the order's other commands
+keep flowing; and `finish` runs back in the actor, in a second transaction that records
+what the provider said and stores the reply under the command id.
+
+A crash or timeout between the two leaves the pending row and no stored reply, so the
+client's retry (same command id) runs the handler again, which sees its pending row and
+makes the same call again — with the same provider idempotency key, so the provider answers
+with what it did the first time rather than doing it twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+from fynlo.errors import FynloError
+
+# (tx, state, outcome) -> (result, new state); outcome is the provider's answer or the
+# FynloError the call raised. A result that is a FynloError is committed but answered as an
+# error and not stored, so the same command id may be tried again.
+Finish = Callable[[Any, Any, "Any | FynloError"], tuple[Any, Any]]
+
+
+@dataclass(frozen=True)
+class OutsideCall:
+    run: Callable[[Any], Awaitable[Any]]   # (providers) -> the provider's answer
+    finish: Finish
