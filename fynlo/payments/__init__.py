@@ -1,0 +1,1 @@
+"""Payments: cash, card through Stripe, open-banking QR, refunds, fees."""
