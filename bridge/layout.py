@@ -13,20 +13,22 @@ which station it stands in for. A document missing what its layout needs raises
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from bridge._bill import bill
 from bridge._job import SpooledJob
 from bridge._kitchen import kitchen_ticket
 from bridge._paper import Blocks
+from bridge._receipts import receipt, refund_receipt
+from bridge._report import report
 from bridge.errors import LayoutError
 from devices import Cut, Text
 
 __all__ = ["render"]
 
 _LAYOUTS: dict[str, Callable[[dict[str, Any], int], Blocks]] = {
-    "kitchen_ticket": kitchen_ticket, "bill": bill, "receipt": partial(bill, title="RECEIPT"),
+    "kitchen_ticket": kitchen_ticket, "bill": bill, "receipt": receipt, "refund_receipt": refund_receipt,
+    "report": report,
 }
 
 
