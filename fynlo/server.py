@@ -18,6 +18,8 @@ from fynlo.bus import open_bus
 from fynlo.commands.dispatch import Dispatcher
 from fynlo.config import Settings
 from fynlo.db import Database
+from fynlo.payments.providers import open_providers
+from fynlo.payments.sweep import run_sweeps
 from fynlo.ratelimit import open_rate_limiter
 from fynlo.runtime.host import VenueHost
 from fynlo.web.app import create_app
@@ -34,6 +36,7 @@ async def running_services(settings: Settings, database_url: str) -> AsyncIterat
         Database.open(database_url, size=settings.db_pool_size) as db,
         open_bus(settings.redis_url, settings.redis_namespace) as bus,
         open_rate_limiter(settings.redis_url, settings.redis_namespace) as limiter,
+        open_providers(settings) as providers,
         trio.open_nursery() as nursery,
     ):
         svc = Services(settings=settings, db=db, bus=bus, limiter=limiter)
@@ -41,7 +44,9 @@ async def running_services(settings: Settings, database_url: str) -> AsyncIterat
         hub = Hub(db, bus)
         await nursery.start(hub.run)
         await nursery.start(host.run)
-        svc.extras.update(host=host, hub=hub, dispatcher=Dispatcher(db, host))
+        dispatcher = Dispatcher(db, host, providers)
+        await nursery.start(partial(run_sweeps, db, host, dispatcher))
+        svc.extras.update(host=host, hub=hub, dispatcher=dispatcher, providers=providers)
         yield svc
         nursery.cancel_scope.cancel()
 

@@ -27,6 +27,7 @@ class Role(StrEnum):
     STAFF = "staff"
     KITCHEN = "kitchen"
     BRIDGE = "bridge"      # a venue's hardware bridge: a device, never a person
+    SYSTEM = "system"      # the venue's own machinery: provider callbacks, sweeps (never signs in)
 
     @classmethod
     def staff_roles(cls) -> tuple["Role", ...]:
@@ -38,7 +39,7 @@ class Role(StrEnum):
         return _RANK[self]
 
 
-_RANK = {Role.OWNER: 3, Role.MANAGER: 2, Role.STAFF: 1, Role.KITCHEN: 0, Role.BRIDGE: -1}
+_RANK = {Role.OWNER: 3, Role.MANAGER: 2, Role.STAFF: 1, Role.KITCHEN: 0, Role.BRIDGE: -1, Role.SYSTEM: -1}
 
 
 @dataclass(frozen=True)

@@ -6,5 +6,10 @@ import fynlo.orders.commands  # noqa: F401
 import fynlo.orders.kitchen_commands  # noqa: F401
 import fynlo.orders.queries  # noqa: F401
 import fynlo.orders.split_commands  # noqa: F401
+import fynlo.payments.card  # noqa: F401
+import fynlo.payments.commands  # noqa: F401
+import fynlo.payments.qr_commands  # noqa: F401
+import fynlo.payments.refunds  # noqa: F401
 import fynlo.printing.commands  # noqa: F401
+import fynlo.tills.commands  # noqa: F401
 import fynlo.venues.commands  # noqa: F401

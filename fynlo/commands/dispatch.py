@@ -11,7 +11,7 @@ import trio
 
 from actors import ActorCrashed, ActorError, AskTimeout
 from fynlo.auth import permissions
-from fynlo.auth.principal import Principal
+from fynlo.auth.principal import Principal, Role
 from fynlo.commands.calls import OutsideCall
 from fynlo.commands.spec import COMMANDS, CommandSpec, invalid
 from fynlo.commands.unit import stored_reply
@@ -81,6 +81,27 @@ class Dispatcher:
             raise Unavailable(
                 "this venue runs on another server", owner=holder["owner"], address=holder["address"]
             )
+        return await self._ask(runtime, spec, principal, command, args)
+
+    async def system(self, venue_id: str, spec: CommandSpec, command: Command) -> dict[str, Any]:
+        """Run one of the venue's own commands (a provider callback, a sweep) in its actor.
+
+        These specs are not in COMMANDS, so no client can send them; the command id is derived
+        from what caused it (a webhook's event id), so a repeat is answered, not applied again.
+        """
+        runtime = await self.host.runtime_for(venue_id)
+        if runtime is None:
+            raise Unavailable("this venue runs on another server; retry later", reason="not_here")
+        principal = Principal(staff_id=None, venue_id=venue_id, role=Role.SYSTEM, terminal_id=None,  # type: ignore[arg-type]
+                              family_id=None, expires_at=float("inf"))
+        with command_context(command.id, command.name, venue_id, None):
+            try:
+                return await self._ask(runtime, spec, principal, command, self._args(spec, command))
+            except FynloError as exc:
+                return reply_error(command.id, str(exc.code), exc.message, exc.details or None)
+
+    async def _ask(self, runtime: Any, spec: CommandSpec, principal: Principal, command: Command,
+                   args: Any) -> dict[str, Any]:
         assert spec.actor_key is not None
         key = spec.actor_key(args, principal)
         reply = await runtime.ask(key, Envelope(spec, principal, command, args))

@@ -79,6 +79,14 @@ class VenueUpdateArgs(Args):
     business_day_start: str | None = None
     allow_multiple_checks: bool | None = None
     discount_approval_percent: str | None = None
+    blind_close: bool | None = None
+    cash_rounding: int | None = None
+    card_fee_percent: str | None = None
+    card_fee_fixed: int | None = None
+    open_banking_fee_percent: str | None = None
+    platform_fee_percent: str | None = None
+    qr_expiry_minutes: int | None = None
+    capture_within_hours: int | None = None
     expected_version: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")

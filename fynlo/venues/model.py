@@ -104,3 +104,9 @@ class VenueSettings(BaseModel):
         if len(value) > 6:
             raise ValueError("at most 6 options")
         return [_rate(v) for v in value]
+
+
+def printed_header(settings: VenueSettings) -> dict[str, str]:
+    """What receipts and reports print at the top."""
+    return {"name": settings.name, "address": settings.address, "tax_id": settings.tax_id,
+            "currency": settings.currency}

@@ -22,8 +22,10 @@ def create_app(services: Services) -> QuartTrio:
         swagger_ui_path="/docs",
     )
     errors.install(app)
-    from fynlo.web import routes_admin, routes_auth, routes_commands, routes_health, routes_ws
+    from fynlo.web import (
+        routes_admin, routes_auth, routes_commands, routes_health, routes_payments, routes_ws,
+    )
 
-    for module in (routes_health, routes_auth, routes_commands, routes_admin, routes_ws):
+    for module in (routes_health, routes_auth, routes_commands, routes_admin, routes_payments, routes_ws):
         app.register_blueprint(module.bp)
     return app

@@ -1,0 +1,95 @@
+"""Open-banking QR payments: the customer scans, approves in their bank's app, the bank calls back.
+
+`payment.qr_start` records a pending payment with a unique reference and an expiry (the
+venue's `qr_expiry_minutes`, 15 by default), asks the bank for a payment request outside the
+order's mailbox, and answers with the URL and its QR code. The bank's signed callback marks it
+paid — nobody confirms it by eye. At expiry the sweep marks it `expired` (`payment.expired`:
+the terminal may offer a card instead); a callback that still arrives later is recorded as
+paid and flagged for review, because the money has left the customer's account.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fynlo.commands.calls import OutsideCall
+from fynlo.commands.spec import write
+from fynlo.commands.unit import Tx
+from fynlo.errors import Conflict, FynloError, ProviderUnavailable
+from fynlo.orders.commands import Result, order_actor
+from fynlo.orders.model import Order
+from fynlo.payments import repo
+from fynlo.payments.args import QrStartArgs
+from fynlo.payments.commands import check_amount, due, existing, payable, terminal_till
+from fynlo.payments.model import ACTIVE, Method, Status, fees
+from fynlo.payments.openbanking import BankRequest
+from fynlo.payments.qr import qr_svg
+from fynlo.payments.settle import fee_rates, move, now
+from fynlo.venues.commands import read_venue
+
+
+def _result(payment: dict[str, Any], order: Order) -> dict[str, Any]:
+    details = payment["details"] or {}
+    url = details.get("qr_url")
+    return {**repo.view(payment), "qr_url": url, "qr_svg": qr_svg(url) if url else None, "order": order.view()}
+
+
+@write("payment.qr_start", QrStartArgs, actor=order_actor)
+def qr_start(tx: Tx, order: Order | None, args: QrStartArgs) -> Result:
+    order = payable(order)
+    payment = existing(tx, args, Method.OPEN_BANKING, amount=args.amount)
+    if payment is None:
+        payment = _start(tx, order, args)
+    elif payment["status"] == Status.SUCCEEDED or (payment["details"] or {}).get("qr_url"):
+        return _result(payment, order), order
+    elif payment["status"] != Status.PENDING:
+        raise Conflict(f"this payment is {payment['status']}; start a new one", reason="payment_closed",
+                       status=payment["status"])
+    row, settings = payment, read_venue(tx.conn, tx.venue_id).settings
+
+    async def create(providers: Any) -> BankRequest:
+        # Exactly the first request's body on a retry, or the bank refuses the key.
+        details = row["details"]
+        return await providers.bank.create_request(
+            key=row["provider_key"], amount=row["amount"] + row["surcharge"], currency=settings.currency,
+            reference=details["reference"], expires_at=row["expires_at"],
+            metadata={"venue_id": tx.venue_id, "order_id": order.id, "payment_id": str(row["id"])})
+
+    return OutsideCall(run=create, finish=_started), order
+
+
+def _start(tx: Tx, order: Order, args: QrStartArgs) -> dict[str, Any]:
+    active = [p for p in repo.for_order(tx.conn, order.id)
+              if p["method"] == Method.OPEN_BANKING and p["status"] in ACTIVE]
+    if active:
+        raise Conflict("a QR payment is already waiting on this order", reason="payment_in_progress",
+                       payment_id=str(active[0]["id"]))
+    check_amount(args.amount, due(tx, order))
+    settings = read_venue(tx.conn, tx.venue_id).settings
+    surcharge = fees(Method.OPEN_BANKING, args.amount, fee_rates(settings),
+                     decline_surcharge=args.decline_surcharge).surcharge
+    pid = str(args.payment_id)
+    reference = f"FYN{order.number:04d}-{pid.replace('-', '')[:10].upper()}"
+    payment = repo.insert(tx.conn, {
+        "id": pid, "venue_id": tx.venue_id, "order_id": order.id, "method": Method.OPEN_BANKING,
+        "status": Status.PENDING, "amount": args.amount, "surcharge": surcharge,
+        "fee_declined": settings.fees_to_customer and args.decline_surcharge, "provider_key": f"fynlo-{pid}-request",
+        "staff_id": tx.principal.staff_id, "terminal_id": tx.principal.terminal_id, "till_id": terminal_till(tx),
+        "expires_at": now(tx) + timedelta(minutes=settings.qr_expiry_minutes), "details": {"reference": reference},
+    })
+    tx.emit("payment.started", repo.view(payment))
+    return payment
+
+
+def _started(tx: Tx, order: Order, outcome: BankRequest | FynloError) -> tuple[Any, Order]:
+    payment = repo.get(tx.conn, tx.venue_id, str(tx.command.args["payment_id"]), lock=True)
+    assert payment is not None
+    if isinstance(outcome, FynloError):
+        if not isinstance(outcome, ProviderUnavailable):
+            move(tx, order, payment, Status.FAILED, details={**payment["details"], "failure": outcome.message})
+        return outcome, order
+    payment = repo.update(tx.conn, str(payment["id"]), provider_ref=outcome.id,
+                          details={**payment["details"], "qr_url": outcome.url})
+    tx.emit("payment.qr_ready", repo.view(payment))
+    return _result(payment, order), order

@@ -1,0 +1,119 @@
+"""Payments and refunds in PostgreSQL (rows as dicts; the order actor is their only writer)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+_COLUMNS = ("id", "venue_id", "order_id", "method", "status", "amount", "tip", "surcharge", "fee_declined",
+            "authorised", "tendered", "change", "till_id", "provider_key", "details", "staff_id",
+            "terminal_id", "expires_at")
+
+
+def insert(conn: Any, row: dict[str, Any]) -> dict[str, Any]:
+    values = {k: row.get(k) for k in _COLUMNS}
+    values["details"] = Jsonb(values["details"] or {})
+    values["tip"] = values["tip"] or 0
+    values["surcharge"] = values["surcharge"] or 0
+    values["fee_declined"] = bool(values["fee_declined"])
+    values["authorised"] = values["authorised"] or 0
+    cols = ", ".join(_COLUMNS)
+    marks = ", ".join(f"%({k})s" for k in _COLUMNS)
+    return conn.execute(f"INSERT INTO payments ({cols}) VALUES ({marks}) RETURNING *", values).fetchone()
+
+
+def get(conn: Any, venue_id: str, payment_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+    sql = "SELECT * FROM payments WHERE id = %s AND venue_id = %s" + (" FOR UPDATE" if lock else "")
+    return conn.execute(sql, (payment_id, venue_id)).fetchone()
+
+
+def by_provider_ref(conn: Any, method: str, ref: str) -> dict[str, Any] | None:
+    return conn.execute("SELECT * FROM payments WHERE method = %s AND provider_ref = %s", (method, ref)).fetchone()
+
+
+def for_order(conn: Any, order_id: str) -> list[dict[str, Any]]:
+    return conn.execute("SELECT * FROM payments WHERE order_id = %s ORDER BY created_at, id", (order_id,)).fetchall()
+
+
+def update(conn: Any, payment_id: str, **changes: Any) -> dict[str, Any]:
+    if "details" in changes:
+        changes["details"] = Jsonb(changes["details"])
+    sets = ", ".join(f"{k} = %({k})s" for k in changes)
+    return conn.execute(f"UPDATE payments SET {sets} WHERE id = %(_id)s RETURNING *",
+                        {**changes, "_id": payment_id}).fetchone()
+
+
+def collected(conn: Any, order_id: str) -> tuple[int, int]:
+    """(paid towards the order, refunded) over its succeeded payments."""
+    row = conn.execute(
+        "SELECT coalesce(sum(amount), 0) AS paid, coalesce(sum(refunded), 0) AS refunded"
+        " FROM payments WHERE order_id = %s AND status = 'succeeded'", (order_id,)).fetchone()
+    return int(row["paid"]), int(row["refunded"])
+
+
+def held(conn: Any, order_id: str, *, besides: str | None = None) -> int:
+    """What pending attempts (a card on the reader, a QR on screen) may still bring in."""
+    row = conn.execute(
+        "SELECT coalesce(sum(amount), 0) AS held FROM payments WHERE order_id = %s AND status = 'pending'"
+        " AND id IS DISTINCT FROM %s::uuid", (order_id, besides)).fetchone()
+    return int(row["held"])
+
+
+def next_receipt_number(conn: Any, venue_id: str) -> int:
+    """Gap-free per venue: bumped under the venue row lock the transaction already holds."""
+    return conn.execute("UPDATE venues SET last_receipt = last_receipt + 1 WHERE id = %s RETURNING last_receipt",
+                        (venue_id,)).fetchone()["last_receipt"]
+
+
+def insert_refund(conn: Any, row: dict[str, Any]) -> dict[str, Any]:
+    return conn.execute(
+        "INSERT INTO refunds (id, venue_id, payment_id, order_id, amount, status, reason, till_id, approved_by,"
+        " staff_id) VALUES (%(id)s, %(venue_id)s, %(payment_id)s, %(order_id)s, %(amount)s, %(status)s,"
+        " %(reason)s, %(till_id)s, %(approved_by)s, %(staff_id)s) RETURNING *", row).fetchone()
+
+
+def get_refund(conn: Any, refund_id: str) -> dict[str, Any] | None:
+    return conn.execute("SELECT * FROM refunds WHERE id = %s", (refund_id,)).fetchone()
+
+
+def update_refund(conn: Any, refund_id: str, **changes: Any) -> dict[str, Any]:
+    sets = ", ".join(f"{k} = %({k})s" for k in changes)
+    return conn.execute(f"UPDATE refunds SET {sets} WHERE id = %(_id)s RETURNING *",
+                        {**changes, "_id": refund_id}).fetchone()
+
+
+def refunds_pending(conn: Any, payment_id: str) -> int:
+    row = conn.execute("SELECT coalesce(sum(amount), 0) AS s FROM refunds WHERE payment_id = %s AND status = 'pending'",
+                       (payment_id,)).fetchone()
+    return int(row["s"])
+
+
+def view(row: dict[str, Any]) -> dict[str, Any]:
+    """A payment as terminals see it: never a card number, never a client secret."""
+    details = row["details"] or {}
+    return {
+        "payment_id": str(row["id"]), "order_id": str(row["order_id"]), "method": row["method"],
+        "status": row["status"], "amount": row["amount"], "tip": row["tip"], "surcharge": row["surcharge"],
+        "fee_declined": row["fee_declined"], "authorised": row["authorised"], "captured": row["captured"],
+        "refunded": row["refunded"], "tendered": row["tendered"], "change": row["change"],
+        "till_id": str(row["till_id"]) if row["till_id"] else None, "receipt_number": row["receipt_number"],
+        "staff_id": str(row["staff_id"]) if row["staff_id"] else None,
+        "needs_review": row["needs_review"], "review_reason": row["review_reason"],
+        "card": details.get("card"), "present": details.get("present"), "capture": details.get("capture"),
+        "qr_url": details.get("qr_url"), "reference": details.get("reference"),
+        "failure": details.get("failure"),
+        "processing_fee": row["processing_fee"], "platform_fee": row["platform_fee"],
+        "expires_at": row["expires_at"].isoformat() if row["expires_at"] else None,
+        "created_at": row["created_at"].isoformat(),
+        "settled_at": row["settled_at"].isoformat() if row["settled_at"] else None,
+    }
+
+
+def refund_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "refund_id": str(row["id"]), "payment_id": str(row["payment_id"]), "order_id": str(row["order_id"]),
+        "amount": row["amount"], "status": row["status"], "reason": row["reason"],
+        "till_id": str(row["till_id"]) if row["till_id"] else None, "receipt_number": row["receipt_number"],
+        "approved_by": str(row["approved_by"]) if row["approved_by"] else None,
+    }

@@ -1,0 +1,119 @@
+"""Moving a payment on, and its order with it: the one place a payment changes status.
+
+Every path that learns a payment's fate — the command that took it, a provider callback, a
+sweep, reconciliation — ends here, in the order actor's transaction (or, for reconciliation,
+under the order's row lock). Forward moves only (model.may_move); a success recomputes what
+the order has collected, prints a receipt with the venue's next receipt number, and tells
+every terminal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from fynlo.commands.unit import Tx
+from fynlo.orders.commands import commit
+from fynlo.orders.jobs import RECEIPT_STATION, table_name
+from fynlo.orders.model import Order
+from fynlo.payments import repo
+from fynlo.payments.model import FeeRates, Method, Status, fees, may_move, order_payment_status
+from fynlo.printing.jobs import queue
+from fynlo.venues.commands import read_venue
+from fynlo.venues.model import VenueSettings, printed_header
+
+_EVENTS = {Status.AUTHORISED: "payment.authorised", Status.SUCCEEDED: "payment.succeeded",
+           Status.FAILED: "payment.failed", Status.CANCELED: "payment.canceled", Status.EXPIRED: "payment.expired"}
+
+
+def fee_rates(settings: VenueSettings) -> FeeRates:
+    return FeeRates(settings.card_fee_percent, settings.card_fee_fixed, settings.open_banking_fee_percent,
+                    settings.platform_fee_percent, settings.fees_to_customer)
+
+
+def refresh_order(tx: Tx, order: Order) -> tuple[dict[str, Any], Order]:
+    """The order with what its payments have collected and refunded; written if it changed."""
+    paid, refunded = repo.collected(tx.conn, order.id)
+    status = order_payment_status(order.totals().total, paid, refunded)
+    if paid == order.paid and status == order.payment_status:
+        return order.view(), order
+    return commit(tx, order, replace(order, paid=paid, payment_status=status), "order.updated")
+
+
+def move(tx: Tx, order: Order, payment: dict[str, Any], status: Status, **changes: Any) -> tuple[dict[str, Any], Order]:
+    """Move `payment` to `status` if that is a forward move; returns the payment row and order.
+
+    A move that is not allowed (a late `payment_failed` after `succeeded`) changes nothing.
+    """
+    current = Status(payment["status"])
+    if not may_move(current, status):
+        if changes:
+            payment = repo.update(tx.conn, str(payment["id"]), **changes)
+        return payment, order
+    if status is Status.SUCCEEDED:
+        changes.setdefault("captured", payment["amount"] + payment["tip"] + payment["surcharge"])
+        changes.update(_fees(tx, payment, changes["captured"]))
+        changes["settled_at"] = now(tx)
+        if current is Status.EXPIRED:
+            changes.update(needs_review=True, review_reason="paid after its request expired")
+        if not order.editable:
+            changes.update(needs_review=True, review_reason=f"paid after the order was {order.status}")
+    elif status in (Status.FAILED, Status.CANCELED, Status.EXPIRED):
+        changes.setdefault("settled_at", now(tx))
+    payment = repo.update(tx.conn, str(payment["id"]), status=str(status), **changes)
+    tx.emit(_EVENTS[status], repo.view(payment))
+    if payment["needs_review"]:
+        tx.emit("payment.review", repo.view(payment))
+    if status is Status.SUCCEEDED:
+        _, order = refresh_order(tx, order)
+        payment = print_receipt(tx, order, payment)
+    return payment, order
+
+
+def _fees(tx: Tx, payment: dict[str, Any], captured: int) -> dict[str, int]:
+    settings = read_venue(tx.conn, tx.venue_id).settings
+    f = fees(Method(payment["method"]), captured - payment["surcharge"], fee_rates(settings))
+    return {"processing_fee": f.processing, "platform_fee": f.platform}
+
+
+def now(tx: Tx) -> Any:
+    return tx.conn.execute("SELECT now() AS now").fetchone()["now"]
+
+
+def venue_header(tx: Tx) -> dict[str, Any]:
+    return printed_header(read_venue(tx.conn, tx.venue_id).settings)
+
+
+def staff_name(tx: Tx, staff_id: Any) -> str | None:
+    if staff_id is None:
+        return None
+    row = tx.conn.execute("SELECT name FROM staff WHERE id = %s", (staff_id,)).fetchone()
+    return row["name"] if row else None
+
+
+def print_receipt(tx: Tx, order: Order, payment: dict[str, Any]) -> dict[str, Any]:
+    """A receipt for a succeeded payment: the order, every payment on it so far, and the
+    venue's next receipt number (gap-free: taken in this transaction, under the venue lock)."""
+    number = repo.next_receipt_number(tx.conn, tx.venue_id)
+    payment = repo.update(tx.conn, str(payment["id"]), receipt_number=number)
+    paid = [p for p in repo.for_order(tx.conn, order.id) if p["status"] == Status.SUCCEEDED]
+    document = {
+        "venue": venue_header(tx), "order": order.view(), "table": table_name(tx, order),
+        "receipt_number": number, "issued_at": now(tx).isoformat(), "staff": staff_name(tx, payment["staff_id"]),
+        "payments": [_receipt_line(p) for p in paid],
+    }
+    queue(tx, key=f"receipt/{payment['id']}", kind="receipt", station=RECEIPT_STATION, order_id=order.id,
+          document=document)
+    return payment
+
+
+def _receipt_line(p: dict[str, Any]) -> dict[str, Any]:
+    details = p["details"] or {}
+    return {"payment_id": str(p["id"]), "method": p["method"], "amount": p["amount"], "tip": p["tip"],
+            "surcharge": p["surcharge"], "tendered": p["tendered"], "change": p["change"],
+            "card": details.get("card"), "reference": details.get("reference")}
+
+
+def kick_drawer(tx: Tx, drawer: str, order_id: str | None, reason: str) -> None:
+    queue(tx, key=f"drawer/{reason}", kind="drawer_kick", station=drawer, order_id=order_id,
+          document={"drawer": drawer, "reason": reason})

@@ -1,0 +1,59 @@
+"""The payments sweep: open-banking requests past their expiry, and tab authorisations that
+must be captured or released before the card network drops them (7 days for a card not
+present, 5 for Stripe Terminal's Visa: we settle by the venue's `capture_within_hours`).
+
+One task per server process; it only touches venues whose actors run here, and each change
+goes through the order's actor (fynlo/payments/callbacks.py), so it never races a terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import trio
+
+from fynlo.commands.spec import CommandSpec
+from fynlo.db import Database
+from fynlo.payments.callbacks import EXPIRE, RELEASE_HOLD, command_for
+from fynlo.runtime.host import VenueHost
+
+log = logging.getLogger("fynlo.payments.sweep")
+
+_DUE = """
+SELECT p.id, p.order_id, p.method, p.status
+  FROM payments p JOIN venues v ON v.id = p.venue_id
+ WHERE p.venue_id = ANY(%(venues)s::uuid[]) AND p.status IN ('pending', 'authorised')
+   AND ((p.method = 'open_banking' AND p.status = 'pending' AND p.expires_at <= now())
+     OR (p.method = 'card' AND p.status = 'authorised'
+         AND p.created_at <= now() - make_interval(hours => coalesce((v.settings->>'capture_within_hours')::int, 144))))
+ LIMIT 200
+"""
+
+
+async def sweep_once(db: Database, host: VenueHost, dispatcher: Any) -> int:
+    """Expire and settle what is due in this process's venues; returns how many it handled."""
+    venues = list(host.venues)
+    if not venues:
+        return 0
+    due = await db.run(lambda conn: conn.execute(_DUE, {"venues": venues}).fetchall())
+    for row in due:
+        spec: CommandSpec = EXPIRE if row["method"] == "open_banking" else RELEASE_HOLD
+        args = {"order_id": str(row["order_id"]), "payment_id": str(row["id"])}
+        venue_id = await db.run(lambda conn, r=row: conn.execute(
+            "SELECT venue_id FROM payments WHERE id = %s", (r["id"],)).fetchone()["venue_id"])
+        reply = await dispatcher.system(str(venue_id), spec, command_for(spec.name, f"{row['id']}:{row['status']}", args))
+        if not reply["ok"]:
+            log.warning("payment sweep step failed", extra={"payment_id": str(row["id"]), "error": reply["error"]})
+    return len(due)
+
+
+async def run_sweeps(db: Database, host: VenueHost, dispatcher: Any, *, every_s: float = 5.0,
+                     task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    task_status.started()
+    while True:
+        try:
+            await sweep_once(db, host, dispatcher)
+        except Exception:
+            log.exception("payment sweep failed; trying again")
+        await trio.sleep(every_s)
