@@ -54,6 +54,8 @@ RULES: Final[Mapping[str, Rule]] = {
     "kitchen.*": Rule(ALL),
     "payment.*": Rule(FRONT),
     "payment.refund": Rule(FRONT, approval=True),
+    "payment.reconcile": Rule(MANAGERS),
+    "report.*": Rule(MANAGERS),
     "job.reprint": Rule(ALL),
     "job.pending": Rule(BRIDGE),
     "job.report": Rule(BRIDGE),

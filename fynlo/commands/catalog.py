@@ -9,6 +9,7 @@ import fynlo.orders.split_commands  # noqa: F401
 import fynlo.payments.card  # noqa: F401
 import fynlo.payments.commands  # noqa: F401
 import fynlo.payments.qr_commands  # noqa: F401
+import fynlo.payments.reconcile  # noqa: F401
 import fynlo.payments.refunds  # noqa: F401
 import fynlo.printing.commands  # noqa: F401
 import fynlo.tills.commands  # noqa: F401

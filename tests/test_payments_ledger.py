@@ -1,0 +1,89 @@
+"""Reconciliation with Stripe, the platform-fee ledger and tips by staff, through a real server."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import AsyncIterator
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from fynlo.db import Database
+from tests.payment_kit import Cashier, Payments, payments_server, rows
+from tests.support import VenueKit, new_id, with_menu
+
+
+@pytest.fixture
+async def venue(db: Database, kit: VenueKit) -> VenueKit:
+    return await with_menu(db, kit)
+
+
+@pytest.fixture
+async def paying(database_url: str, settings) -> AsyncIterator[Payments]:  # type: ignore[no-untyped-def]
+    async with payments_server(settings, database_url) as p:
+        yield p
+
+
+def today() -> str:
+    return datetime.now(ZoneInfo("Europe/London")).date().isoformat()
+
+
+async def card_paid(c: Cashier, p: Payments, order_id: str, amount: int, tip: int = 0) -> dict:
+    started = await c.ok("payment.card_start", order_id=order_id, payment_id=new_id(), amount=amount, tip=tip,
+                         present=True)
+    intent_id = started["client_secret"].split("_secret_")[0]
+    await p.stripe.customer_pays(intent_id)
+    return started
+
+
+async def test_reconcile_repairs_what_a_lost_webhook_left_behind(paying: Payments, db: Database,
+                                                                 venue: VenueKit) -> None:
+    c = Cashier(paying.server, venue)
+    order_id, total = await c.order_for("Scotch egg", "Chips")
+    held = paying.stripe.hold_webhooks()           # the webhook is lost
+    started = await card_paid(c, paying, order_id, total)
+    assert any(e["type"] == "payment_intent.succeeded" for e in held)
+    order = await c.ok("order.get", order_id=order_id)
+    assert order["payment_status"] == "unpaid"     # Stripe took it; we have not heard
+    manager = Cashier(paying.server, venue, "manager")
+    day = order["business_date"]
+    report = await manager.ok("payment.reconcile", day=day)
+    assert report["repaired"] == [{"payment_id": started["payment_id"], "order_id": order_id, "from": "pending",
+                                   "to": "succeeded", "intent": started["client_secret"].split("_secret_")[0]}]
+    assert report["unmatched_intents"] == [] and report["missing_at_stripe"] == []
+    assert (await c.ok("order.get", order_id=order_id))["payment_status"] == "paid"
+    receipts = await rows(db, "SELECT id FROM print_jobs WHERE order_id = %s AND kind = 'receipt'", order_id)
+    assert len(receipts) == 1
+    again = await manager.ok("payment.reconcile", day=day)
+    assert again["repaired"] == [] and again["checked"] == report["checked"]
+    paying.stripe.release_webhooks()               # the late webhook changes nothing now
+    await paying.stripe.settle()
+    assert len(await rows(db, "SELECT id FROM print_jobs WHERE order_id = %s AND kind = 'receipt'", order_id)) == 1
+    staff = await c("payment.reconcile", day=day)
+    assert staff["error"]["code"] == "forbidden"
+
+
+async def test_fee_ledger_and_tips_by_staff(paying: Payments, db: Database, venue: VenueKit) -> None:
+    manager = Cashier(paying.server, venue, "manager")
+    await manager.ok("venue.update", platform_fee_percent="1.00")
+    c = Cashier(paying.server, venue)
+    await c.open_till()
+    cash_order, cash_total = await c.order_for("Chips")
+    assert (await c.cash(cash_order, cash_total, tip=100, tendered=cash_total + 100))["ok"]
+    card_order, card_total = await c.order_for("Scotch egg", table="2")
+    await card_paid(c, paying, card_order, card_total, tip=150)
+    await paying.stripe.settle()
+    paid = await rows(db, "SELECT method, captured, processing_fee, platform_fee, tip FROM payments"
+                          " WHERE venue_id = %s ORDER BY method", venue.venue_id)
+    card = next(p for p in paid if p["method"] == "card")
+    assert card["captured"] == card_total + 150
+    assert card["processing_fee"] == round((card_total + 150) * 0.029) + 30
+    assert card["platform_fee"] == round((card_total + 150) * 0.01)
+    assert next(p for p in paid if p["method"] == "cash")["platform_fee"] == 0
+    ledger = await manager.ok("report.platform_fees", date_from=today(), date_to=today())
+    assert ledger["totals"]["platform"] == card["platform_fee"] and ledger["totals"]["payments"] == 2
+    tips = await manager.ok("report.tips", date_from=today(), date_to=today())
+    staff_id = venue.people["staff"].staff_id
+    assert {(r["staff_id"], r["method"], r["tips"]) for r in tips["rows"]} == {(staff_id, "cash", 100),
+                                                                                (staff_id, "card", 150)}
+    assert (await c("report.tips", date_from=today(), date_to=today()))["error"]["code"] == "forbidden"
