@@ -85,7 +85,8 @@ def free_port() -> int:
 
 @asynccontextmanager
 async def server_process(database_url: str, *, instance: str, redis_url: str | None = None,
-                         redis_namespace: str = "fynlo") -> AsyncIterator[tuple[str, trio.Process]]:
+                         redis_namespace: str = "fynlo",
+                         env: dict[str, str] | None = None) -> AsyncIterator[tuple[str, trio.Process]]:
     """`fynlo serve` as a separate process (so a test can kill -9 it); yield its URL and process."""
     import os
     import sys
@@ -94,7 +95,7 @@ async def server_process(database_url: str, *, instance: str, redis_url: str | N
 
     port = free_port()
     env = {**os.environ, "FYNLO_DATABASE_URL": database_url, "FYNLO_PORT": str(port),
-           "FYNLO_SECRET_KEY": SECRET, "FYNLO_INSTANCE_NAME": instance, "FYNLO_LOG_LEVEL": "WARNING"}
+           "FYNLO_SECRET_KEY": SECRET, "FYNLO_INSTANCE_NAME": instance, "FYNLO_LOG_LEVEL": "WARNING", **(env or {})}
     if redis_url:
         env["FYNLO_REDIS_URL"] = redis_url
         env["FYNLO_REDIS_NAMESPACE"] = redis_namespace

@@ -148,3 +148,35 @@ async def test_quote_and_even_split(server: str, venue: VenueKit) -> None:
     order_id, total = await c.order_for("Scotch egg", "Chips")
     split = await c.ok("payment.split_even", order_id=order_id, ways=3)
     assert sum(split["parts"]) == total and max(split["parts"]) - min(split["parts"]) <= 1
+
+
+async def test_every_tills_expected_cash_is_its_float_plus_what_it_took(server: str, db: Database,
+                                                                       venue: VenueKit) -> None:
+    """Two cashiers on two drawers race over the same orders: each order is paid once, and each
+    till's expected cash is its float plus its own sales, less its own refunds and payouts."""
+    staff, manager = Cashier(server, venue), Cashier(server, venue, "manager")
+    tills = {"staff": await staff.open_till(3000, drawer="front"), "manager": await manager.open_till(5000, drawer="bar")}
+    orders = [await staff.order_for("Chips", "Pint of IPA", table=t) for t in ("1", "2", "3", "4")]
+    replies: list[dict] = []
+
+    async def pay(c: Cashier, who: str, order_id: str, total: int) -> None:
+        replies.append(await c.cash(order_id, total, tendered=total + 500, till_id=tills[who]))
+
+    async with trio.open_nursery() as nursery:
+        for order_id, total in orders:
+            nursery.start_soon(pay, staff, "staff", order_id, total)
+            nursery.start_soon(pay, manager, "manager", order_id, total)
+    assert sum(r["ok"] for r in replies) == len(orders)
+    await manager.ok("till.cash_movement", till_id=tills["manager"], movement_id=new_id(), amount=-700, reason="milk")
+    won = next(r["result"] for r in replies if r["ok"])
+    await manager.ok("payment.refund", order_id=won["order_id"], refund_id=new_id(), amount=200, reason="spilt",
+                     till_id=tills[next(k for k, v in tills.items() if v == won["till_id"])])
+    for who, till_id in tills.items():
+        taken = await rows(db, "SELECT coalesce(sum(captured), 0) AS s FROM payments WHERE till_id = %s"
+                               " AND method = 'cash' AND status = 'succeeded'", till_id)
+        returned = await rows(db, "SELECT coalesce(sum(amount), 0) AS s FROM refunds WHERE till_id = %s", till_id)
+        moved = await rows(db, "SELECT coalesce(sum(amount), 0) AS s FROM cash_ledger WHERE till_id = %s"
+                               " AND kind IN ('paid_in', 'paid_out', 'drop')", till_id)
+        float_ = 3000 if who == "staff" else 5000
+        x = await manager.ok("till.x_report", till_id=till_id)
+        assert x["expected"] == float_ + taken[0]["s"] - returned[0]["s"] + moved[0]["s"]
