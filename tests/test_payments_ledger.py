@@ -87,3 +87,30 @@ async def test_fee_ledger_and_tips_by_staff(paying: Payments, db: Database, venu
     assert {(r["staff_id"], r["method"], r["tips"]) for r in tips["rows"]} == {(staff_id, "cash", 100),
                                                                                 (staff_id, "card", 150)}
     assert (await c("report.tips", date_from=today(), date_to=today()))["error"]["code"] == "forbidden"
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+async def test_no_card_number_is_ever_stored(paying: Payments, db: Database, venue: VenueKit) -> None:
+    """After card payments, nothing we keep (events, payments, jobs, idempotency replies) holds
+    a Luhn-valid 13–19 digit number."""
+    import re
+
+    c = Cashier(paying.server, venue)
+    order_id, total = await c.order_for("Chips")
+    await card_paid(c, paying, order_id, total)
+    await paying.stripe.settle()
+    texts = await rows(db, "SELECT data::text AS t FROM events WHERE venue_id = %s UNION ALL"
+                           " SELECT row_to_json(p)::text FROM payments p WHERE venue_id = %s UNION ALL"
+                           " SELECT document::text FROM print_jobs WHERE venue_id = %s UNION ALL"
+                           " SELECT reply::text FROM idempotency WHERE venue_id = %s",
+                       venue.venue_id, venue.venue_id, venue.venue_id, venue.venue_id)
+    assert len(texts) > 10
+    candidates = [m for r in texts for m in re.findall(r"(?<!\d)\d{13,19}(?!\d)", r["t"])]
+    assert not [m for m in candidates if luhn_valid(m)]
