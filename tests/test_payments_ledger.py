@@ -114,3 +114,25 @@ async def test_no_card_number_is_ever_stored(paying: Payments, db: Database, ven
     assert len(texts) > 10
     candidates = [m for r in texts for m in re.findall(r"(?<!\d)\d{13,19}(?!\d)", r["t"])]
     assert not [m for m in candidates if luhn_valid(m)]
+
+
+async def test_a_surcharge_where_allowed_is_a_separate_line_the_customer_may_decline(
+        paying: Payments, db: Database, venue: VenueKit) -> None:
+    manager = Cashier(paying.server, venue, "manager")
+    await manager.ok("venue.update", fees_to_customer=True)
+    c = Cashier(paying.server, venue)
+    quote = {m["method"]: m for m in (await c.ok("payment.quote", amount=1000))["methods"]}
+    assert quote["card"]["surcharge"] == 59 and quote["card"]["customer_pays"] == 1059
+    assert quote["card"]["surcharge_optional"] is True and quote["cash"]["surcharge"] == 0
+    order_id, total = await c.order_for("Chips")
+    charged = await c.ok("payment.card_start", order_id=order_id, payment_id=new_id(), amount=total)
+    intent = paying.stripe.intents[charged["client_secret"].split("_secret_")[0]]
+    assert charged["surcharge"] > 0 and intent["amount"] == total + charged["surcharge"]
+    await paying.stripe.customer_pays(intent["id"])
+    order = await c.ok("order.get", order_id=order_id)
+    assert order["paid"] == total and order["payment_status"] == "paid"     # the fee is not part of the bill
+    other_id, other_total = await c.order_for("Chips", table="2")
+    declined = await c.ok("payment.card_start", order_id=other_id, payment_id=new_id(), amount=other_total,
+                          decline_surcharge=True)
+    assert declined["surcharge"] == 0 and declined["fee_declined"] is True
+    assert paying.stripe.intents[declined["client_secret"].split("_secret_")[0]]["amount"] == other_total
