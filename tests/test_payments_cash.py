@@ -180,3 +180,19 @@ async def test_every_tills_expected_cash_is_its_float_plus_what_it_took(server: 
         float_ = 3000 if who == "staff" else 5000
         x = await manager.ok("till.x_report", till_id=till_id)
         assert x["expected"] == float_ + taken[0]["s"] - returned[0]["s"] + moved[0]["s"]
+
+
+async def test_an_order_with_payments_cannot_be_split_and_one_in_flight_cannot_be_cancelled(
+        server: str, db: Database, venue: VenueKit) -> None:
+    c = Cashier(server, venue)
+    await c.open_till()
+    order_id, _ = await c.order_for("Chips", "Pint of IPA")
+    lines = (await c.ok("order.get", order_id=order_id))["lines"]
+    await c.cash(order_id, 100)
+    refused = await c("order.split", order_id=order_id, parts=[{"order_id": new_id(), "line_ids": [lines[0]["line_id"]]}])
+    assert refused["error"]["details"]["reason"] == "has_payments"
+    await db.run(lambda conn: conn.execute(
+        "INSERT INTO payments (id, venue_id, order_id, method, status, amount) VALUES (%s, %s, %s, 'card', 'pending', 50)",
+        (new_id(), venue.venue_id, order_id)))   # a card on the reader
+    cancel = await Cashier(server, venue, "manager")("order.cancel", order_id=order_id, reason="left")
+    assert cancel["error"]["details"]["reason"] == "has_payments"

@@ -89,6 +89,15 @@ def order_open(tx: Tx, order: Order | None, args: OpenArgs) -> Result:
     return commit(tx, None, new, "order.opened")
 
 
+def refuse_with_payments_in_flight(tx: Tx, order: Order) -> None:
+    """A card on the reader, a tab's hold or a QR on screen must be settled or released first."""
+    row = tx.conn.execute("SELECT id FROM payments WHERE order_id = %s AND status IN ('pending', 'authorised')"
+                          " LIMIT 1", (order.id,)).fetchone()
+    if row is not None:
+        raise Conflict("the order has a payment in progress; finish or cancel it first", reason="has_payments",
+                       payment_id=str(row["id"]))
+
+
 def _modifiers(item: Any, option_ids: list[Any]) -> tuple[Modifier, ...]:
     chosen = choose_modifiers(item, [str(o) for o in option_ids])
     return tuple(Modifier(c.option_id, c.group_id, c.group_name, c.name, c.price_delta) for c in chosen)
@@ -189,6 +198,7 @@ def transfer(tx: Tx, order: Order | None, args: TransferArgs) -> Result:
 @write("order.cancel", CancelArgs, actor=order_actor)
 def cancel(tx: Tx, order: Order | None, args: CancelArgs) -> Result:
     order = current(order, args)
+    refuse_with_payments_in_flight(tx, order)
     new = actions.cancel(order, args.reason, repo.now(tx.conn))
     for line in order.lines:
         if line.state is LineState.UNSENT:

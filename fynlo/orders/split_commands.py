@@ -14,13 +14,17 @@ from fynlo.commands.unit import Tx
 from fynlo.errors import Conflict, NotFound, ValidationError
 from fynlo.orders import actions, repo
 from fynlo.orders.args import MergeArgs, SplitArgs
-from fynlo.orders.commands import Result, commit, current, order_actor
+from fynlo.orders.commands import Result, commit, current, order_actor, refuse_with_payments_in_flight
 from fynlo.orders.model import Order
 
 
 @write("order.split", SplitArgs, actor=order_actor)
 def split(tx: Tx, order: Order | None, args: SplitArgs) -> Result:
     order = current(order, args)
+    if order.paid:
+        # what was paid belongs to the whole bill: refund it, or split before anyone pays
+        raise Conflict("the order already has payments; it cannot be split", reason="has_payments", paid=order.paid)
+    refuse_with_payments_in_flight(tx, order)
     ids = [str(p.order_id) for p in args.parts]
     if len(set(ids)) != len(ids):
         raise ValidationError("each part needs its own order_id", field="parts")
