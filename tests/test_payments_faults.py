@@ -132,3 +132,26 @@ async def test_a_webhook_sent_while_the_server_was_down_is_applied_once_on_redel
 
 async def _deliver(stripe: StripeFake, event: dict[str, Any], statuses: list[int]) -> None:
     statuses.append(await stripe.deliver(event))
+
+
+async def test_a_slow_provider_never_blocks_the_orders_mailbox(database_url: str, settings, db: Database,  # type: ignore[no-untyped-def]
+                                                               venue: VenueKit) -> None:
+    from tests.payment_kit import payments_server
+
+    async with payments_server(settings, database_url) as p:
+        c = Cashier(p.server, venue)
+        order_id, total = await c.order_for("Chips")
+        p.stripe.fail_next("timeout", path_prefix="/v1/payment_intents")   # Stripe hangs (3 s provider timeout)
+        replies: dict[str, Any] = {}
+
+        async def start() -> None:
+            replies["card"] = await c("payment.card_start", order_id=order_id, payment_id=new_id(), amount=total)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(start)
+            await wait_for(lambda: len(p.stripe.intents) == 1)
+            began = trio.current_time()
+            added = await c.add(order_id, "Pint of IPA")           # the same order, while Stripe is silent
+            assert trio.current_time() - began < 1.5 and "card" not in replies
+        assert len(added["lines"]) == 2
+        assert replies["card"]["error"]["code"] == "unavailable"          # retry with the same id
