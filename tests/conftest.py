@@ -92,3 +92,20 @@ async def server(database_url: str, settings) -> AsyncIterator[str]:  # type: ig
 
     async with running_server(settings, database_url) as base_url:
         yield base_url
+
+
+@pytest.fixture
+async def venue(db: Database, kit):  # type: ignore[no-untyped-def]
+    """The kit's venue with the demo menu and floor."""
+    from tests.support import with_menu
+
+    return await with_menu(db, kit)
+
+
+@pytest.fixture
+async def pay(database_url: str, settings):  # type: ignore[no-untyped-def]
+    """A server wired to the Stripe fake and the simulated bank (tests/payment_kit.py)."""
+    from tests.payment_kit import payments_server
+
+    async with payments_server(settings, database_url) as payments:
+        yield payments

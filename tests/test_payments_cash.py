@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 import trio
 
 from fynlo.db import Database
 from tests.payment_kit import Cashier, rows
-from tests.support import VenueKit, new_id, with_menu
+from tests.support import VenueKit, new_id
 
-
-@pytest.fixture
-async def venue(db: Database, kit: VenueKit) -> VenueKit:
-    return await with_menu(db, kit)
 
 
 async def test_cash_sale_change_receipt_drawer_and_cash_up(server: str, db: Database, venue: VenueKit) -> None:

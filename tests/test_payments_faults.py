@@ -13,15 +13,11 @@ from fynlo.db import Database
 from sim.bank import SimBank
 from sim.stripe_fake import StripeFake
 from tests.payment_kit import Cashier, point_callbacks, providers, rows
-from tests.support import VenueKit, new_id, server_process, with_menu
+from tests.support import VenueKit, new_id, server_process
 from tests.test_commands import post
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture
-async def venue(db: Database, kit: VenueKit) -> VenueKit:
-    return await with_menu(db, kit)
 
 
 @pytest.fixture

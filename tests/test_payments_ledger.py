@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import AsyncIterator
 from zoneinfo import ZoneInfo
 
-import pytest
 
 from fynlo.db import Database
-from tests.payment_kit import Cashier, Payments, payments_server, rows
-from tests.support import VenueKit, new_id, with_menu
+from tests.payment_kit import Cashier, Payments, rows
+from tests.support import VenueKit, new_id
 
 
-@pytest.fixture
-async def venue(db: Database, kit: VenueKit) -> VenueKit:
-    return await with_menu(db, kit)
-
-
-@pytest.fixture
-async def paying(database_url: str, settings) -> AsyncIterator[Payments]:  # type: ignore[no-untyped-def]
-    async with payments_server(settings, database_url) as p:
-        yield p
 
 
 def today() -> str:
@@ -36,16 +25,16 @@ async def card_paid(c: Cashier, p: Payments, order_id: str, amount: int, tip: in
     return started
 
 
-async def test_reconcile_repairs_what_a_lost_webhook_left_behind(paying: Payments, db: Database,
+async def test_reconcile_repairs_what_a_lost_webhook_left_behind(pay: Payments, db: Database,
                                                                  venue: VenueKit) -> None:
-    c = Cashier(paying.server, venue)
+    c = Cashier(pay.server, venue)
     order_id, total = await c.order_for("Scotch egg", "Chips")
-    held = paying.stripe.hold_webhooks()           # the webhook is lost
-    started = await card_paid(c, paying, order_id, total)
+    held = pay.stripe.hold_webhooks()           # the webhook is lost
+    started = await card_paid(c, pay, order_id, total)
     assert any(e["type"] == "payment_intent.succeeded" for e in held)
     order = await c.ok("order.get", order_id=order_id)
     assert order["payment_status"] == "unpaid"     # Stripe took it; we have not heard
-    manager = Cashier(paying.server, venue, "manager")
+    manager = Cashier(pay.server, venue, "manager")
     day = order["business_date"]
     report = await manager.ok("payment.reconcile", day=day)
     assert report["repaired"] == [{"payment_id": started["payment_id"], "order_id": order_id, "from": "pending",
@@ -56,23 +45,23 @@ async def test_reconcile_repairs_what_a_lost_webhook_left_behind(paying: Payment
     assert len(receipts) == 1
     again = await manager.ok("payment.reconcile", day=day)
     assert again["repaired"] == [] and again["checked"] == report["checked"]
-    paying.stripe.release_webhooks()               # the late webhook changes nothing now
-    await paying.stripe.settle()
+    pay.stripe.release_webhooks()               # the late webhook changes nothing now
+    await pay.stripe.settle()
     assert len(await rows(db, "SELECT id FROM print_jobs WHERE order_id = %s AND kind = 'receipt'", order_id)) == 1
     staff = await c("payment.reconcile", day=day)
     assert staff["error"]["code"] == "forbidden"
 
 
-async def test_fee_ledger_and_tips_by_staff(paying: Payments, db: Database, venue: VenueKit) -> None:
-    manager = Cashier(paying.server, venue, "manager")
+async def test_fee_ledger_and_tips_by_staff(pay: Payments, db: Database, venue: VenueKit) -> None:
+    manager = Cashier(pay.server, venue, "manager")
     await manager.ok("venue.update", platform_fee_percent="1.00")
-    c = Cashier(paying.server, venue)
+    c = Cashier(pay.server, venue)
     await c.open_till()
     cash_order, cash_total = await c.order_for("Chips")
     assert (await c.cash(cash_order, cash_total, tip=100, tendered=cash_total + 100))["ok"]
     card_order, card_total = await c.order_for("Scotch egg", table="2")
-    await card_paid(c, paying, card_order, card_total, tip=150)
-    await paying.stripe.settle()
+    await card_paid(c, pay, card_order, card_total, tip=150)
+    await pay.stripe.settle()
     paid = await rows(db, "SELECT method, captured, processing_fee, platform_fee, tip FROM payments"
                           " WHERE venue_id = %s ORDER BY method", venue.venue_id)
     card = next(p for p in paid if p["method"] == "card")
@@ -97,15 +86,15 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-async def test_no_card_number_is_ever_stored(paying: Payments, db: Database, venue: VenueKit) -> None:
+async def test_no_card_number_is_ever_stored(pay: Payments, db: Database, venue: VenueKit) -> None:
     """After card payments, nothing we keep (events, payments, jobs, idempotency replies) holds
     a Luhn-valid 13–19 digit number."""
     import re
 
-    c = Cashier(paying.server, venue)
+    c = Cashier(pay.server, venue)
     order_id, total = await c.order_for("Chips")
-    await card_paid(c, paying, order_id, total)
-    await paying.stripe.settle()
+    await card_paid(c, pay, order_id, total)
+    await pay.stripe.settle()
     texts = await rows(db, "SELECT data::text AS t FROM events WHERE venue_id = %s UNION ALL"
                            " SELECT row_to_json(p)::text FROM payments p WHERE venue_id = %s UNION ALL"
                            " SELECT document::text FROM print_jobs WHERE venue_id = %s UNION ALL"
@@ -117,22 +106,22 @@ async def test_no_card_number_is_ever_stored(paying: Payments, db: Database, ven
 
 
 async def test_a_surcharge_where_allowed_is_a_separate_line_the_customer_may_decline(
-        paying: Payments, db: Database, venue: VenueKit) -> None:
-    manager = Cashier(paying.server, venue, "manager")
+        pay: Payments, db: Database, venue: VenueKit) -> None:
+    manager = Cashier(pay.server, venue, "manager")
     await manager.ok("venue.update", fees_to_customer=True)
-    c = Cashier(paying.server, venue)
+    c = Cashier(pay.server, venue)
     quote = {m["method"]: m for m in (await c.ok("payment.quote", amount=1000))["methods"]}
     assert quote["card"]["surcharge"] == 59 and quote["card"]["customer_pays"] == 1059
     assert quote["card"]["surcharge_optional"] is True and quote["cash"]["surcharge"] == 0
     order_id, total = await c.order_for("Chips")
     charged = await c.ok("payment.card_start", order_id=order_id, payment_id=new_id(), amount=total)
-    intent = paying.stripe.intents[charged["client_secret"].split("_secret_")[0]]
+    intent = pay.stripe.intents[charged["client_secret"].split("_secret_")[0]]
     assert charged["surcharge"] > 0 and intent["amount"] == total + charged["surcharge"]
-    await paying.stripe.customer_pays(intent["id"])
+    await pay.stripe.customer_pays(intent["id"])
     order = await c.ok("order.get", order_id=order_id)
     assert order["paid"] == total and order["payment_status"] == "paid"     # the fee is not part of the bill
     other_id, other_total = await c.order_for("Chips", table="2")
     declined = await c.ok("payment.card_start", order_id=other_id, payment_id=new_id(), amount=other_total,
                           decline_surcharge=True)
     assert declined["surcharge"] == 0 and declined["fee_declined"] is True
-    assert paying.stripe.intents[declined["client_secret"].split("_secret_")[0]]["amount"] == other_total
+    assert pay.stripe.intents[declined["client_secret"].split("_secret_")[0]]["amount"] == other_total

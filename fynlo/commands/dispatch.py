@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
-from typing import Any
+from typing import Any, Awaitable
 
 import pydantic
 import trio
@@ -34,19 +34,24 @@ class Dispatcher:
 
     async def execute(self, principal: Principal, command: Command) -> dict[str, Any]:
         with command_context(command.id, command.name, principal.venue_id, principal.staff_id):
-            try:
-                reply = await self._execute(principal, command)
-            except FynloError as exc:
-                reply = reply_error(command.id, str(exc.code), exc.message, exc.details or None)
-            except ActorCrashed:
-                log.error("command failed in its actor")
-                reply = reply_error(command.id, ErrorCode.INTERNAL, "the command failed; it changed nothing and may be retried")
-            except AskTimeout:
-                reply = reply_error(command.id, ErrorCode.UNAVAILABLE, "the command timed out; retry with the same id")
-            except ActorError:
-                reply = reply_error(command.id, ErrorCode.UNAVAILABLE, "the venue is restarting; retry")
-            log.info("command", extra={"ok": reply["ok"], "code": None if reply["ok"] else reply["error"]["code"]})
-            return reply
+            return await self._answered(command, self._execute(principal, command))
+
+    @staticmethod
+    async def _answered(command: Command, work: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+        """Exactly one reply envelope for `command`, whatever `work` ends in."""
+        try:
+            reply = await work
+        except FynloError as exc:
+            reply = reply_error(command.id, str(exc.code), exc.message, exc.details or None)
+        except ActorCrashed:
+            log.error("command failed in its actor")
+            reply = reply_error(command.id, ErrorCode.INTERNAL, "the command failed; it changed nothing and may be retried")
+        except AskTimeout:
+            reply = reply_error(command.id, ErrorCode.UNAVAILABLE, "the command timed out; retry with the same id")
+        except ActorError:
+            reply = reply_error(command.id, ErrorCode.UNAVAILABLE, "the venue is restarting; retry")
+        log.info("command", extra={"ok": reply["ok"], "code": None if reply["ok"] else reply["error"]["code"]})
+        return reply
 
     async def _execute(self, principal: Principal, command: Command) -> dict[str, Any]:
         spec = COMMANDS.get(command.name)
@@ -89,16 +94,16 @@ class Dispatcher:
         These specs are not in COMMANDS, so no client can send them; the command id is derived
         from what caused it (a webhook's event id), so a repeat is answered, not applied again.
         """
-        runtime = await self.host.runtime_for(venue_id)
-        if runtime is None:
-            raise Unavailable("this venue runs on another server; retry later", reason="not_here")
         principal = Principal(staff_id=None, venue_id=venue_id, role=Role.SYSTEM, terminal_id=None,  # type: ignore[arg-type]
                               family_id=None, expires_at=float("inf"))
         with command_context(command.id, command.name, venue_id, None):
-            try:
-                return await self._ask(runtime, spec, principal, command, self._args(spec, command))
-            except FynloError as exc:
-                return reply_error(command.id, str(exc.code), exc.message, exc.details or None)
+            return await self._answered(command, self._system(principal, spec, command))
+
+    async def _system(self, principal: Principal, spec: CommandSpec, command: Command) -> dict[str, Any]:
+        runtime = await self.host.runtime_for(principal.venue_id)
+        if runtime is None:
+            raise Unavailable("this venue runs on another server; retry later", reason="not_here")
+        return await self._ask(runtime, spec, principal, command, self._args(spec, command))
 
     async def _ask(self, runtime: Any, spec: CommandSpec, principal: Principal, command: Command,
                    args: Any) -> dict[str, Any]:

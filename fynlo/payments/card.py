@@ -45,7 +45,8 @@ def apply_intent(tx: Tx, order: Order, payment: dict[str, Any], intent: Intent) 
         return move(tx, order, payment, Status.AUTHORISED, authorised=intent.amount_capturable)
     if intent.status == "canceled":
         return move(tx, order, payment, Status.CANCELED)
-    if intent.failure and (payment["details"] or {}).get("failure") != intent.failure:
+    waiting = payment["status"] == Status.PENDING   # a decline that arrives after success is old news
+    if waiting and intent.failure and (payment["details"] or {}).get("failure") != intent.failure:
         # Declined, but the intent lives on: the customer may try another card on it.
         details = {**(payment["details"] or {}), "failure": intent.failure}
         payment = repo.update(tx.conn, str(payment["id"]), details=details)
@@ -62,7 +63,7 @@ def _card_result(payment: dict[str, Any], order: Order) -> dict[str, Any]:
 def card_start(tx: Tx, order: Order | None, args: CardStartArgs) -> Result:
     order = payable(order)
     manual = args.capture == "manual"
-    payment = existing(tx, args, Method.CARD, tip=args.tip)
+    payment = existing(tx, args, Method.CARD, amount=args.amount, tip=args.tip)
     if payment is None:
         payment = _start(tx, order, args, manual)
     elif payment["status"] in (Status.AUTHORISED, Status.SUCCEEDED):

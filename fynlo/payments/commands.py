@@ -36,9 +36,9 @@ def payable(order: Order | None) -> Order:
     return order
 
 
-def due(tx: Tx, order: Order, *, besides: str | None = None) -> int:
+def due(tx: Tx, order: Order) -> int:
     """What the order still owes once its pending attempts (a card on the reader) are counted."""
-    return order.totals().total - order.paid - repo.held(tx.conn, order.id, besides=besides)
+    return order.totals().total - order.paid - repo.held(tx.conn, order.id)
 
 
 def check_amount(amount: int, owed: int) -> None:

@@ -69,9 +69,7 @@ def _parts(tx: Tx, order: Order, args: RefundArgs) -> list[dict[str, Any]]:
     """The refund's parts: those this refund id already made, else new ones (cash parts done)."""
     refund_id = str(args.refund_id)
     on_order = repo.for_order(tx.conn, order.id)
-    ids = [refund_id] + [part_id(refund_id, str(p["id"]), 2) for p in on_order]
-    ours = tx.conn.execute("SELECT * FROM refunds WHERE venue_id = %s AND id = ANY(%s::uuid[]) ORDER BY id",
-                           (tx.venue_id, ids)).fetchall()
+    ours = _made(tx, order, refund_id)
     if ours:
         if sum(r["amount"] for r in ours) != args.amount:
             raise Conflict("this refund id was used for another amount", reason="refund_exists")
@@ -105,6 +103,13 @@ def _parts(tx: Tx, order: Order, args: RefundArgs) -> list[dict[str, Any]]:
     return out
 
 
+def _made(tx: Tx, order: Order, refund_id: str) -> list[dict[str, Any]]:
+    """The parts this refund id already made on the order."""
+    ids = [refund_id] + [part_id(refund_id, str(p["id"]), 2) for p in repo.for_order(tx.conn, order.id)]
+    return tx.conn.execute("SELECT * FROM refunds WHERE venue_id = %s AND id = ANY(%s::uuid[]) ORDER BY id",
+                           (tx.venue_id, ids)).fetchall()
+
+
 def _succeed(tx: Tx, order: Order, part: dict[str, Any], provider_ref: str | None) -> dict[str, Any]:
     payment = tx.conn.execute("UPDATE payments SET refunded = refunded + %s WHERE id = %s RETURNING *",
                               (part["amount"], part["payment_id"])).fetchone()
@@ -130,7 +135,6 @@ def _succeed(tx: Tx, order: Order, part: dict[str, Any], provider_ref: str | Non
 def _returned(tx: Tx, order: Order, outcome: dict[str, Any] | FynloError) -> tuple[Any, Order]:
     if isinstance(outcome, FynloError):
         return outcome, order
-    parts = []
     for part_id_, answer in outcome.items():
         part = repo.get_refund(tx.conn, part_id_)
         assert part is not None
@@ -140,17 +144,12 @@ def _returned(tx: Tx, order: Order, outcome: dict[str, Any] | FynloError) -> tup
                     part = repo.update_refund(tx.conn, part_id_, status="failed", settled_at=now(tx))
                     tx.emit("payment.refund_failed", {**repo.refund_view(part), "message": answer.message})
             else:
-                part = _succeed(tx, order, part, answer.id)
-        parts.append(part)
+                _succeed(tx, order, part, answer.id)
     failures = [a for a in outcome.values() if isinstance(a, FynloError)]
     if failures and len(failures) == len(outcome):
         _, order = refresh_order(tx, order)
         return failures[0], order
-    return _finished(tx, order, _all_parts(tx, parts))
-
-
-def _all_parts(tx: Tx, parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [repo.get_refund(tx.conn, str(p["id"])) or p for p in parts]
+    return _finished(tx, order, _made(tx, order, str(tx.command.args["refund_id"])))
 
 
 def _finished(tx: Tx, order: Order, parts: list[dict[str, Any]]) -> Result:

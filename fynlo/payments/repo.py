@@ -52,11 +52,12 @@ def collected(conn: Any, order_id: str) -> tuple[int, int]:
     return int(row["paid"]), int(row["refunded"])
 
 
-def held(conn: Any, order_id: str, *, besides: str | None = None) -> int:
-    """What pending attempts (a card on the reader, a QR on screen) may still bring in."""
+def held(conn: Any, order_id: str) -> int:
+    """What pending attempts (a card on the reader, a QR on screen) may still bring in; a tab's
+    hold is not counted: it covers whatever the tab comes to, and is captured for that."""
     row = conn.execute(
         "SELECT coalesce(sum(amount), 0) AS held FROM payments WHERE order_id = %s AND status = 'pending'"
-        " AND id IS DISTINCT FROM %s::uuid", (order_id, besides)).fetchone()
+        " AND coalesce(details->>'capture', '') <> 'manual'", (order_id,)).fetchone()
     return int(row["held"])
 
 

@@ -11,15 +11,17 @@ three days), and an event is never lost.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from pydantic import BaseModel
 from quart import Blueprint, request
 from quart_schema import document_response
-from pydantic import BaseModel
 
 from fynlo.auth.routes import bearer_principal
 from fynlo.errors import BadSignature, Forbidden
 from fynlo.payments.callbacks import PROVIDER_EVENT, command_for
+from fynlo.payments.stripe_gateway import Intent
 from fynlo.web.context import services
 from fynlo.web.errors import error_body
 
@@ -41,15 +43,39 @@ class ConnectionToken(BaseModel):
     secret: str
 
 
-def _intent_id(event: dict[str, Any]) -> str:
-    obj = event["data"]["object"]
-    return obj["id"] if event["type"].startswith("payment_intent.") else obj["payment_intent"]
+def _stripe_subject(event: dict[str, Any]) -> tuple[str, str, str | None, dict[str, Any]]:
+    """(event id, the intent it is about, the payment id its metadata claims, its object).
+
+    Everything the order actor will read is checked here, so a signed but malformed event is
+    refused with a 400 before anything is written, rather than crashing the order's actor.
+    """
+    try:
+        obj = event["data"]["object"]
+        if event["type"].startswith("payment_intent."):
+            ref = Intent.from_stripe(obj).id          # reads every field apply_intent will use
+        else:                                         # a charge or a dispute names its intent
+            ref = str(obj["payment_intent"])
+            if event["type"] == "charge.refunded":
+                int(obj["amount_refunded"])
+        claimed = (obj.get("metadata") or {}).get("payment_id")
+        return str(event["id"]), ref, claimed, obj
+    except (KeyError, TypeError, AttributeError, ValueError):
+        raise BadSignature("the event is not a well-formed payment event", reason="malformed") from None
+
+
+def _uuid_or_none(value: Any) -> str | None:
+    """A payment id claimed in metadata, if it is one at all (anything else claims nothing)."""
+    try:
+        return str(uuid.UUID(str(value))) if value else None
+    except ValueError:
+        return None
 
 
 async def _payment_for(method: str, ref: str, claimed_payment_id: str | None) -> dict[str, Any] | None:
     """Our payment behind a provider reference; by the id we put in its metadata when the
     reference itself never reached our database (we crashed before recording it)."""
     db = services().db
+    claimed_payment_id = _uuid_or_none(claimed_payment_id)
 
     def find(conn: Any) -> dict[str, Any] | None:
         row = conn.execute("SELECT id, venue_id, order_id FROM payments WHERE method = %s AND provider_ref = %s",
@@ -60,10 +86,7 @@ async def _payment_for(method: str, ref: str, claimed_payment_id: str | None) ->
                                (claimed_payment_id, method, ref)).fetchone()
         return row
 
-    try:
-        return await db.run(find)
-    except Exception:   # a malformed uuid in metadata is the sender's problem
-        return None
+    return await db.run(find)   # a database that is down answers 503: the provider retries
 
 
 async def _apply(provider: str, event_id: str, event_type: str, method: str, ref: str, claimed: str | None,
@@ -90,12 +113,8 @@ async def stripe_webhook() -> tuple[dict[str, Any], int]:
     event = services().extras["providers"].stripe.verify_webhook(raw, request.headers.get("Stripe-Signature"))
     if event.get("type") not in STRIPE_TYPES:
         return {"received": True, "applied": False}, 200
-    try:
-        obj = event["data"]["object"]
-        ref, claimed = _intent_id(event), (obj.get("metadata") or {}).get("payment_id")
-    except (KeyError, TypeError, AttributeError):
-        raise BadSignature("the event has no payment intent", reason="malformed") from None
-    return await _apply("stripe", str(event["id"]), event["type"], "card", ref, claimed, obj)
+    event_id, ref, claimed, obj = _stripe_subject(event)
+    return await _apply("stripe", event_id, event["type"], "card", ref, claimed, obj)
 
 
 @bp.post("/api/v1/webhooks/openbanking")
