@@ -21,7 +21,7 @@ from fynlo.runtime.host import VenueHost
 log = logging.getLogger("fynlo.payments.sweep")
 
 _DUE = """
-SELECT p.id, p.order_id, p.method, p.status
+SELECT p.id, p.venue_id, p.order_id, p.method, p.status
   FROM payments p JOIN venues v ON v.id = p.venue_id
  WHERE p.venue_id = ANY(%(venues)s::uuid[]) AND p.status IN ('pending', 'authorised')
    AND ((p.method = 'open_banking' AND p.status = 'pending' AND p.expires_at <= now())
@@ -40,9 +40,7 @@ async def sweep_once(db: Database, host: VenueHost, dispatcher: Any) -> int:
     for row in due:
         spec: CommandSpec = EXPIRE if row["method"] == "open_banking" else RELEASE_HOLD
         args = {"order_id": str(row["order_id"]), "payment_id": str(row["id"])}
-        venue_id = await db.run(lambda conn, r=row: conn.execute(
-            "SELECT venue_id FROM payments WHERE id = %s", (r["id"],)).fetchone()["venue_id"])
-        reply = await dispatcher.system(str(venue_id), spec, command_for(spec.name, f"{row['id']}:{row['status']}", args))
+        reply = await dispatcher.system(str(row["venue_id"]), spec, command_for(spec.name, f"{row['id']}:{row['status']}", args))
         if not reply["ok"]:
             log.warning("payment sweep step failed", extra={"payment_id": str(row["id"]), "error": reply["error"]})
     return len(due)
