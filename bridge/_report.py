@@ -59,8 +59,8 @@ def _head(doc: dict[str, Any]) -> Blocks:
         title += f" No. {doc['z_number']}"
     blocks: Blocks = [Text(str(doc["venue"]["name"]), bold=True, align="center"),
                       Text(title, bold=True, double=True, align="center"),
-                      Row(f"Till {doc['till_id']}", f"drawer {doc['drawer']}") if doc.get("drawer")
-                      else Text(f"Till {doc['till_id']}"),
+                      Row(f"Till {str(doc['till_id'])[:8]}", f"drawer {doc['drawer']}") if doc.get("drawer")
+                      else Text(f"Till {str(doc['till_id'])[:8]}"),
                       Row("Opened", clock_time(doc["opened_at"], with_date=True))]
     if doc.get("closed_at"):
         blocks.append(Row("Closed", clock_time(doc["closed_at"], with_date=True)))

@@ -31,6 +31,7 @@ STAFF = [
 TERMINALS = ["Front counter iPad", "Bar iPad"]
 BRIDGE = "Back office bridge"
 BARTENDER_PIN = "3333"
+PLATFORM_FEE = {"platform_fee_percent": "1.00"}   # so the fee ledger has something to show
 
 
 def seed(settings: Settings, url: str) -> dict[str, Any]:
@@ -46,7 +47,7 @@ def seed(settings: Settings, url: str) -> dict[str, Any]:
                 conn.execute(
                     "INSERT INTO venues (id, name, settings) VALUES (%s, %s, %s)",
                     (VENUE_ID, "The Fynlo Arms", json.dumps({"address": "1 Demo Street, London", "currency": "GBP",
-                                                             "timezone": "Europe/London"})),
+                                                             "timezone": "Europe/London", **PLATFORM_FEE})),
                 )
                 for name, role, pin, email in STAFF:
                     create_staff(conn, settings, VENUE_ID, name=name, role=role, pin=pin, email=email,
@@ -69,7 +70,7 @@ def seed(settings: Settings, url: str) -> dict[str, Any]:
     return json.loads(tokens_file.read_text())
 
 
-def banner(settings: Settings, seeded: dict[str, Any]) -> str:
+def banner(settings: Settings, seeded: dict[str, Any], providers: list[str]) -> str:
     base = f"http://{settings.host}:{settings.port}"
     lines = [
         "",
@@ -86,8 +87,10 @@ def banner(settings: Settings, seeded: dict[str, Any]) -> str:
     lines += [
         f"  bridge        {BRIDGE} (config {settings.var_dir / 'bridge.toml'})",
         f"  printers      kitchen, bar, receipt: what they print goes to {settings.var_dir / 'printers'}/<printer>.txt",
-        "  Three simulated staff are taking orders; each printed ticket and each bottle scanned at the bar",
-        "  (rung up on the Bar iPad's tab) shows below.",
+        "  cash drawer   main, on the receipt printer",
+        *providers,
+        "  Three simulated staff are taking orders and payments (cash, card, QR); each printed ticket,",
+        "  each payment and each bottle scanned at the bar (rung up on the Bar iPad's tab) shows below.",
         "  Ctrl-C stops everything.",
         "",
     ]
@@ -109,21 +112,22 @@ def run_demo(settings: Settings, url: str) -> int:
     async def main() -> None:
         from fynlo import demo_venue
 
-        async with trio.open_nursery() as nursery:
-            binds = await nursery.start(serve_forever, settings, url)
+        async with demo_venue.payment_providers(settings) as (wired, providers), trio.open_nursery() as nursery:
+            binds = await nursery.start(serve_forever, wired, url)
             server = binds[0]
+            providers.point_at(server)
             ports = await demo_venue.start_printers(nursery, settings.var_dir / "printers")
             scanner = await demo_venue.start_scanner(nursery)
             bar_ipad = seeded["terminals"][1]["terminal_id"]
             config = demo_venue.bridge_config(settings.var_dir, server, ports, scanner.port, bar_ipad)
             nursery.start_soon(demo_venue.run_bridge, config, seeded["bridge"]["bridge_token"])
-            print(banner(settings, seeded), flush=True)
-            nursery.start_soon(demo_venue.run_terminals, server)
+            print(banner(settings, seeded, providers.banner(wired)), flush=True)
+            nursery.start_soon(demo_venue.run_terminals, server, providers.customers())
             nursery.start_soon(demo_venue.bar_till, server, seeded["terminals"][1], BARTENDER_PIN)
             nursery.start_soon(demo_venue.keep_scanning, scanner)
 
     try:
         trio.run(run_until_stopped, main)
-    except KeyboardInterrupt:
+    except* KeyboardInterrupt:  # Ctrl-C lands in whichever nursery was running, so it comes grouped
         pass
     return 0

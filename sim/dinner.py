@@ -12,16 +12,19 @@ order is a lane (sim/steps.py), a script whose commands go one after the other:
     order.fire_course 2
     (half the tables)   desserts and coffee as course 3, order.send, order.fire_course 3
     order.print_bill
+    payment.cash / card_start / qr_start, then order.complete   (sim/paying.py: the guests pay
+                        what the bill shows as due, by cash, card or QR, and the order closes)
 
-and then the server leaves it (payments arrive with the payments issue) and starts another.
+and then the server starts another. A table is the server's again once its order is complete.
 
 Business outcomes are avoided by design rather than counted as errors: the tables of
 `floor.get` are dealt out between the terminals (terminal i gets every count-th one), and a
-table is used once, since nothing pays and frees it. Should a table still be taken (another
-simulator, orders left from an earlier run), `table_occupied` is recorded in `outcomes` and the
-server tries its next table (a takeaway once none is left). Writes carry `expected_version` from the previous reply: only this
-lane writes the order, so it is never stale. An order whose command fails (counted by the
-runner) is abandoned.
+table goes back to its server only when its order is complete (an order abandoned half way
+keeps its table for the rest of the run). Should a table still be taken (another simulator,
+orders left from an earlier run), `table_occupied` is recorded in `outcomes` and the server
+tries its next table (a takeaway once none is left). Writes carry `expected_version` from the
+previous reply: only this lane writes the order, so it is never stale. An order whose command
+fails (counted by the runner) is abandoned.
 
 Modifiers come from `menu.get`, read once: for each group of an item, between its min and max
 of the group's available options. Items that cannot be ordered (unavailable, a group with fewer
@@ -36,7 +39,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generator
 
-from sim.steps import Frame, Marker, Step
+from sim.paying import Customers, Payments
+from sim.steps import Frame, Marker, Step, order_marker
 
 if TYPE_CHECKING:
     from sim.client import TerminalClient
@@ -48,20 +52,13 @@ MAX_ORDERS = 4
 TAKEAWAY_SHARE = 0.15
 DISCOUNT_SHARE = 0.3
 DESSERT_SHARE = 0.5
-ORDER_EVENTS = ("order.opened", "order.updated", "order.sent", "order.course_fired")
+ORDER_EVENTS = ("order.opened", "order.updated", "order.sent", "order.course_fired", "order.completed")
 
 Script = Generator[Step, "Frame | None", None]
 
 
 def _new_id() -> str:
     return str(uuid.uuid4())
-
-
-def order_marker(view: Any) -> str | None:
-    """An order's id and version: the same in a write's reply and in the event it causes."""
-    if not isinstance(view, dict) or "order_id" not in view or "version" not in view:
-        return None
-    return f"{view['order_id']}/{view['version']}"
 
 
 def bill_marker(data: Any) -> str | None:
@@ -169,7 +166,7 @@ class _Server:
 
     def _order(self, rng: random.Random) -> Script:
         try:
-            view = yield from self._open(rng)
+            view, table = yield from self._open(rng)
             for step in self._first_round(view, rng):
                 view = yield from self._call(step, view)
             view = yield from self._call(Step("order.send", {}), view)
@@ -182,9 +179,12 @@ class _Server:
                 if any(ln["state"] == "unsent" for ln in view["lines"]):
                     view = yield from self._call(Step("order.send", {}), view)
                 view = yield from self._fire(view, 3)
-            yield from self._call(Step("order.print_bill", {}, bill_marker), view)
+            view = yield from self._call(Step("order.print_bill", {}, bill_marker), view)
         except _Abandon:
             return
+        closed = yield from self._mix.payments.settle(view, rng)
+        if closed and table is not None:
+            self._tables.insert(0, table)  # laid again, and last in line for the next guests
 
     def _call(self, step: Step, view: dict[str, Any]) -> Generator[Step, Frame | None, dict[str, Any]]:
         """Send `step` on this order (its id and expected version added); the order after it."""
@@ -195,7 +195,8 @@ class _Server:
         result = reply["result"]
         return result["order"] if step.name == "order.print_bill" else result
 
-    def _open(self, rng: random.Random) -> Generator[Step, Frame | None, dict[str, Any]]:
+    def _open(self, rng: random.Random) -> Generator[Step, Frame | None, tuple[dict[str, Any], tuple[str, int] | None]]:
+        """The order opened, and the table it took (None: a takeaway)."""
         takeaway = rng.random() < self._mix.takeaway_share
         while True:
             table = self._tables.pop() if self._tables and not takeaway else None
@@ -204,7 +205,7 @@ class _Server:
                 args.update(kind="dine_in", table=table[0], covers=rng.randint(1, max(1, min(table[1], 6))))
             reply = yield Step("order.open", args, order_marker)
             if reply and reply.get("ok"):
-                return reply["result"]
+                return reply["result"], table
             error = (reply or {}).get("error") or {}
             if table is not None and (error.get("details") or {}).get("reason") == "table_occupied":
                 self._mix.outcomes["table_occupied"] += 1  # someone else's table: try the next
@@ -279,16 +280,20 @@ def _deal(tables: list[tuple[str, int]], index: int, count: int) -> list[tuple[s
 class DinnerMix:
     """Servers working tables and takeaways (see the module's docstring)."""
 
-    def __init__(self, takeaway_share: float = TAKEAWAY_SHARE) -> None:
+    def __init__(self, takeaway_share: float = TAKEAWAY_SHARE, customers: Customers | None = None) -> None:
         self.takeaway_share = takeaway_share
+        self.payments = Payments(customers)
         self.menu = Menu({})
         self.tables: list[tuple[str, int]] = []
         self._sections: dict[int, list[tuple[str, int]]] = {}  # kept across runs: a used table stays used
         self.outcomes: Counter[str] = Counter()  # business outcomes met (not errors): table_occupied
         self.events: dict[str, Marker] = {name: order_marker for name in ORDER_EVENTS}
         self.events["job.queued"] = bill_marker
+        self.events["payment.succeeded"] = self.payments.heard  # no marker: how servers hear a guest paid
 
     async def prepare(self, client: TerminalClient) -> None:
+        """Read the menu and the floor, and open the till (sim/paying.py)."""
+        await self.payments.open_till(client)
         self.menu = Menu(await client.command_ok("menu.get"))
         floor = await client.command_ok("floor.get")
         self.tables = [(t["id"], int(t.get("seats") or 2)) for area in floor.get("areas", [])

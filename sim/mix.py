@@ -3,7 +3,9 @@
 * `venue`: independent commands chosen by weight (`ActionMix` of `Action`s). Each tick is its
   own one-command lane, so every command goes out on schedule and nothing waits.
 * `dinner` (sim/dinner.py): each terminal plays a server working through orders: open, add
-  items with modifiers, send, discount, fire the next course, print the bill.
+  items with modifiers, send, discount, fire the next course, print the bill, take the money
+  (in cash here; card and QR need guests who can pay through the providers: sim/paying.py),
+  complete the order.
 
 The vocabulary (steps, lanes, players, markers) is explained in sim/steps.py.
 """

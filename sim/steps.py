@@ -6,6 +6,10 @@ while its command is in flight. A *player* is one terminal's behaviour: at each 
 terminal's schedule it hands out an idle lane, or None when every lane is busy and it may not
 start another. A *mix* is a kind of behaviour shared by the terminals of a run.
 
+A step may also be the world acting rather than a command: `outside` (a guest tapping a card,
+approving a payment on their phone). The runner awaits it in the background, off the terminal's
+schedule, neither counted nor timed, and hands what it returns to the lane as its reply.
+
 A write's step names the marker of the event it causes (`Step.marker`, read from the ok
 result) and the mix says where the same marker sits in that event's data (`Mix.events`), so
 the load tool can time the event's arrival at every terminal.
@@ -15,12 +19,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol
 
 if TYPE_CHECKING:
     from sim.client import TerminalClient
 
-__all__ = ["Lane", "Marker", "Mix", "Player", "Step"]
+__all__ = ["Lane", "Marker", "Mix", "Player", "Step", "order_marker"]
 
 Frame = dict[str, Any]
 Marker = Callable[[Any], "str | None"]
@@ -28,11 +32,21 @@ Marker = Callable[[Any], "str | None"]
 
 @dataclass(frozen=True)
 class Step:
-    """One command to send; `marker(result)` names the event the write causes (None: none)."""
+    """One command to send; `marker(result)` names the event the write causes (None: none).
+    With `outside`, no command: what the world does, awaited instead (module docstring); it
+    must not raise, and returns None when it failed."""
 
     name: str
     args: dict[str, Any]
     marker: Marker | None = None
+    outside: Callable[[], Awaitable[Frame | None]] | None = None
+
+
+def order_marker(view: Any) -> str | None:
+    """An order's id and version: the same in a write's reply and in the event it causes."""
+    if not isinstance(view, dict) or "order_id" not in view or "version" not in view:
+        return None
+    return f"{view['order_id']}/{view['version']}"
 
 
 class Lane(Protocol):

@@ -8,7 +8,8 @@ should measure; here a slow server shows up as slow acks, not as fewer commands.
 What goes out at a tick is the mix's business (sim/steps.py): commands of one order go one at
 a time, so a tick whose player has no idle lane waits for one (`queued` counts those ticks).
 Ack latency is measured from the tick, not from the send, so that wait is included rather than
-hidden; `ack_sent_ms` is the same from the moment the frame was sent, for comparison.
+hidden; `ack_sent_ms` is the same from the moment the frame was sent, for comparison. A step
+in which the world acts instead (a guest paying: `Step.outside`) takes no tick and is not timed.
 
 Every terminal connects before the first command, so each write's event is owed to all of
 them. After the load, the run waits (up to `drain` seconds) for replies and events still in
@@ -25,7 +26,7 @@ from collections import Counter, deque
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, AsyncIterator, Sequence
+from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
 
 import trio
 
@@ -141,10 +142,18 @@ class _Terminal:
             lane = self.player.lane(self.rng)
             if lane is None:
                 return
-            self.nursery.start_soon(self._send, lane, lane.step(), self.waiting.popleft())
+            step = lane.step()
+            if step.outside is not None:   # the world acting: it takes no tick (sim/steps.py)
+                self.nursery.start_soon(self._outside, lane, step.outside)
+                continue
+            self.nursery.start_soon(self._send, lane, step, self.waiting.popleft())
 
     async def _send(self, lane: Lane, step: Step, scheduled: float) -> None:
         lane.done(await self.run.one(self.client, step, scheduled))
+        self._dispatch()
+
+    async def _outside(self, lane: Lane, act: Callable[[], Awaitable[Frame | None]]) -> None:
+        lane.done(await act())
         self._dispatch()
 
 

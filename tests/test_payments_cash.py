@@ -191,3 +191,16 @@ async def test_an_order_with_payments_cannot_be_split_and_one_in_flight_cannot_b
         (new_id(), venue.venue_id, order_id)))   # a card on the reader
     cancel = await Cashier(server, venue, "manager")("order.cancel", order_id=order_id, reason="left")
     assert cancel["error"]["details"]["reason"] == "has_payments"
+
+
+async def test_without_a_card_provider_the_attempt_fails_cleanly_and_cash_still_works(
+        server: str, db: Database, venue: VenueKit) -> None:
+    c = Cashier(server, venue)
+    await c.open_till()
+    order_id, total = await c.order_for("Chips")
+    card = await c("payment.card_start", order_id=order_id, payment_id=new_id(), amount=total)
+    assert card["error"]["code"] == "unavailable" and card["error"]["details"]["reason"] == "not_configured"
+    qr = await c("payment.qr_start", order_id=order_id, payment_id=new_id(), amount=total)
+    assert qr["error"]["code"] == "unavailable"
+    assert {r["status"] for r in await rows(db, "SELECT status FROM payments WHERE order_id = %s", order_id)} == {"failed"}
+    assert (await c.cash(order_id, total))["ok"]

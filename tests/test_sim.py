@@ -7,10 +7,14 @@ import trio
 
 from fynlo.db import Database
 from sim import CommandFailed, HandshakeRefused, TerminalClient, run_terminals, ws_url
+from sim.dinner import DinnerMix
 from sim.events import EventLog
 from sim.fanout import FanoutTracker
+from sim.paying import Customers
 from sim.stats import percentile, summary_ms
-from tests.support import make_venue, running_server, make_settings
+from sim.terminals import Fleet, Session
+from tests.payment_kit import payments_server, rows
+from tests.support import make_settings, make_venue, running_server, with_menu
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -128,3 +132,57 @@ async def test_terminals_load_end_to_end(db: Database, database_url: str) -> Non
     assert report["writes"] > 0 and report["fanout_incomplete"] == 0
     assert report["events_per_terminal"] == [report["writes"]] * 5
     assert report["ack_ms"]["max"] is not None and report["fanout_ms"]["max"] is not None
+
+
+async def dinner(server: str, token: str, customers: Customers | None, *, seconds: float) -> tuple[DinnerMix, dict]:
+    """Three servers working the dinner mix, paying every bill, for `seconds`."""
+    async with Fleet.connect(server, [Session(token)] * 3) as fleet:
+        mix = DinnerMix(takeaway_share=0.3, customers=customers)
+        await mix.prepare(fleet.clients[0])
+        with trio.fail_after(seconds + 20):
+            return mix, await fleet.drive(mix, duration=seconds, rate=12, seed=5)
+
+
+async def test_dinner_servers_take_cash_card_and_qr_and_close_their_orders(db: Database, database_url: str) -> None:
+    settings = make_settings()
+    kit = await with_menu(db, await make_venue(db, settings))
+    async with payments_server(settings, database_url) as p:
+        guests = Customers(card=p.stripe.customer_pays, qr=True, shares={"cash": 1, "card": 1, "qr": 1})
+        mix, report = await dinner(p.server, kit.token("owner"), guests, seconds=6)
+    assert report["errors"] == 0, report["error_samples"]
+    assert report["anomalies"] == [] and report["fanout_incomplete"] == 0
+    ok = report["ok_by_name"]
+    assert min(ok.get(name, 0) for name in ("payment.cash", "payment.card_start", "payment.qr_start")) >= 1, ok
+    payments = await rows(db, "SELECT p.method, p.status, p.amount, p.change, o.status AS order_status"
+                              " FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.venue_id = %s", kit.venue_id)
+    assert {r["method"] for r in payments} == {"cash", "card", "open_banking"}
+    completed = [r for r in payments if r["order_status"] == "completed"]
+    assert len(completed) == ok["order.complete"] and all(r["status"] == "succeeded" for r in completed)
+    assert {r["method"] for r in completed} == {"cash", "card", "open_banking"}
+    assert any(r["change"] for r in payments if r["method"] == "cash")     # some guests hand over a note
+    till = await rows(db, "SELECT kind, sum(amount) AS total FROM cash_ledger WHERE venue_id = %s GROUP BY kind",
+                      kit.venue_id)
+    cash = sum(r["amount"] for r in payments if r["method"] == "cash")
+    assert {r["kind"]: r["total"] for r in till} == {"float": 10000, "sale": cash}
+    assert mix.payments.dropped == set()
+
+
+async def no_card_reader(intent_id: str) -> None:
+    raise AssertionError("no card can be presented: the server has no Stripe")
+
+
+async def test_without_providers_every_bill_is_paid_in_cash(db: Database, database_url: str) -> None:
+    settings = make_settings()
+    plain_venue = await with_menu(db, await make_venue(db, settings))
+    hoping_venue = await with_menu(db, await make_venue(db, settings, "Hopeful Venue"))
+    async with running_server(settings, database_url) as server:
+        _, plain = await dinner(server, plain_venue.token("owner"), None, seconds=3)
+        guests = Customers(card=no_card_reader, qr=True, shares={"card": 1, "qr": 1, "cash": 0})
+        mix, hoping = await dinner(server, hoping_venue.token("owner"), guests, seconds=3)
+    assert plain["errors"] == 0 and plain["ok_by_name"]["payment.cash"] >= 1, plain["error_samples"]
+    assert mix.payments.dropped == {"card", "qr"}   # refused (`unavailable`): the next bills in cash
+    assert set(hoping["errors_by_code"]) == {"unavailable"} and hoping["ok_by_name"]["payment.cash"] >= 1
+    for venue in (plain_venue, hoping_venue):
+        taken = await rows(db, "SELECT DISTINCT method FROM payments WHERE venue_id = %s AND status = 'succeeded'",
+                           venue.venue_id)
+        assert taken == [{"method": "cash"}]

@@ -24,6 +24,7 @@ from fynlo.payments import repo
 from fynlo.payments.args import CaptureArgs, CardStartArgs, PaymentArgs
 from fynlo.payments.commands import check_amount, due, existing, payable, terminal_till
 from fynlo.payments.model import ACTIVE, Method, Status, fees
+from fynlo.payments.providers import never_reached
 from fynlo.payments.settle import fee_rates, move
 from fynlo.payments.stripe_gateway import Intent
 from fynlo.venues.commands import read_venue
@@ -110,7 +111,7 @@ def _started(tx: Tx, order: Order, outcome: Intent | FynloError) -> tuple[Any, O
     payment = repo.get(tx.conn, tx.venue_id, str(tx.command.args["payment_id"]), lock=True)
     assert payment is not None
     if isinstance(outcome, FynloError):
-        if not isinstance(outcome, ProviderUnavailable):   # Stripe refused: this attempt is over
+        if not isinstance(outcome, ProviderUnavailable) or never_reached(outcome):   # this attempt is over
             details = {**(payment["details"] or {}), "failure": outcome.message}
             move(tx, order, payment, Status.FAILED, details=details)
         return outcome, order

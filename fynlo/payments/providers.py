@@ -14,6 +14,15 @@ if TYPE_CHECKING:
     from fynlo.payments.stripe_gateway import StripeGateway
 
 
+NOT_CONFIGURED = "not_configured"
+
+
+def never_reached(outcome: object) -> bool:
+    """Whether a provider call failed before anything left this server (so nothing can have
+    happened there): the attempt is over, not in doubt."""
+    return isinstance(outcome, ProviderUnavailable) and outcome.details.get("reason") == NOT_CONFIGURED
+
+
 @dataclass
 class Providers:
     stripe_gateway: "StripeGateway | None" = None
@@ -22,14 +31,15 @@ class Providers:
     @property
     def stripe(self) -> "StripeGateway":
         if self.stripe_gateway is None:
-            raise ProviderUnavailable("card payments are not configured (FYNLO_STRIPE_SECRET_KEY)", provider="stripe")
+            raise ProviderUnavailable("card payments are not configured (FYNLO_STRIPE_SECRET_KEY)", provider="stripe",
+                                      reason=NOT_CONFIGURED)
         return self.stripe_gateway
 
     @property
     def bank(self) -> "HttpBank":
         if self.bank_provider is None:
             raise ProviderUnavailable("open-banking payments are not configured (FYNLO_BANK_API_BASE)",
-                                      provider="bank")
+                                      provider="bank", reason=NOT_CONFIGURED)
         return self.bank_provider
 
 

@@ -25,6 +25,7 @@ from fynlo.payments.commands import check_amount, due, existing, payable, termin
 from fynlo.payments.model import ACTIVE, Method, Status, fees
 from fynlo.payments.openbanking import BankRequest
 from fynlo.payments.qr import qr_svg
+from fynlo.payments.providers import never_reached
 from fynlo.payments.settle import fee_rates, move, now
 from fynlo.venues.commands import read_venue
 
@@ -86,7 +87,7 @@ def _started(tx: Tx, order: Order, outcome: BankRequest | FynloError) -> tuple[A
     payment = repo.get(tx.conn, tx.venue_id, str(tx.command.args["payment_id"]), lock=True)
     assert payment is not None
     if isinstance(outcome, FynloError):
-        if not isinstance(outcome, ProviderUnavailable):
+        if not isinstance(outcome, ProviderUnavailable) or never_reached(outcome):
             move(tx, order, payment, Status.FAILED, details={**payment["details"], "failure": outcome.message})
         return outcome, order
     payment = repo.update(tx.conn, str(payment["id"]), provider_ref=outcome.id,

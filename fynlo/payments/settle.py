@@ -47,8 +47,6 @@ def move(tx: Tx, order: Order, payment: dict[str, Any], status: Status, **change
     """
     current = Status(payment["status"])
     if not may_move(current, status):
-        if changes:
-            payment = repo.update(tx.conn, str(payment["id"]), **changes)
         return payment, order
     if status is Status.SUCCEEDED:
         changes.setdefault("captured", payment["amount"] + payment["tip"] + payment["surcharge"])
@@ -61,12 +59,12 @@ def move(tx: Tx, order: Order, payment: dict[str, Any], status: Status, **change
     elif status in (Status.FAILED, Status.CANCELED, Status.EXPIRED):
         changes.setdefault("settled_at", now(tx))
     payment = repo.update(tx.conn, str(payment["id"]), status=str(status), **changes)
+    if status is Status.SUCCEEDED:
+        _, order = refresh_order(tx, order)
+        payment = print_receipt(tx, order, payment)   # the event carries the receipt number
     tx.emit(_EVENTS[status], repo.view(payment))
     if payment["needs_review"]:
         tx.emit("payment.review", repo.view(payment))
-    if status is Status.SUCCEEDED:
-        _, order = refresh_order(tx, order)
-        payment = print_receipt(tx, order, payment)
     return payment, order
 
 
