@@ -137,6 +137,9 @@ class _Checker:
         path: KeyPath = ("printers", index)
         self.known(table, _PRINTER, path)
         name, transport = self.text(path, "name", table, required=True), self.transport(path, table)
+        if transport is not None and transport.kind == "usb-hid":
+            self.say((*path, "transport"), "usb-hid:// is for scanners (a keyboard); a USB printer is usb://vendor:product")
+            transport = None
         stations = table.get("stations", [])
         if not isinstance(stations, list) or not all(isinstance(s, str) and s for s in stations):
             self.say((*path, "stations"), 'must be a list of station names, e.g. ["kitchen"]')

@@ -157,3 +157,9 @@ def test_the_example_in_the_operations_guide_is_a_good_config() -> None:
     config = parse_config(example[:example.index("```")], "operations.md")
     assert [p.name for p in config.printers] == ["kitchen-1", "bar-1"] and config.warnings == ()
     assert config.timing.failover_after == 10 and config.scanners[0].terminal_id
+
+
+def test_a_keyboard_address_on_a_printer_is_refused() -> None:
+    text = '[[printers]]\nname = "a"\nstations = ["kitchen"]\ntransport = "usb-hid://0c2e:0b61"\n'
+    assert problems(text) == ["bridge.toml:4: printers[1].transport: usb-hid:// is for scanners (a keyboard); "
+                              "a USB printer is usb://vendor:product"]
