@@ -133,10 +133,10 @@ def _wrap_actor() -> None:
 def _wrap_database() -> None:
     run = Database.run
 
-    async def traced(self: Database, work: Any) -> Any:
+    async def traced(self: Database, work: Any, **kwargs: Any) -> Any:
         rec = _current.get()
         if rec is None:
-            return await run(self, work)
+            return await run(self, work, **kwargs)
         t0 = time.perf_counter()
 
         def timed(conn: Any) -> Any:
@@ -148,7 +148,7 @@ def _wrap_database() -> None:
                 rec.t_work_end = time.perf_counter()
                 rec.work += rec.t_work_end - t_in
 
-        result = await run(self, timed)
+        result = await run(self, timed, **kwargs)
         rec.transactions += 1
         rec.commit_and_hop_back += time.perf_counter() - rec.t_work_end
         return result

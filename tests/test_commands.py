@@ -68,7 +68,7 @@ async def test_200_concurrent_transactions_get_seqs_without_gap(db: Database, ki
         command = Command(str(uuid.uuid4()), "test.seq", {"i": i})
 
         def work(conn):  # type: ignore[no-untyped-def]
-            return run_unit(Tx(conn, kit.venue_id, principal, command, owner, make_settings()), lambda tx: tx.emit("test.seq", {"i": i}).seq)
+            return run_unit(Tx(conn, kit.venue_id, principal, command, owner, make_settings()), lambda tx: tx.emit("test.seq", {"i": i}))
 
         await db.run(work)
 

@@ -93,14 +93,14 @@ async def test_a_reprint_is_always_a_marked_copy(server: str, venue: VenueKit) -
 async def test_device_status_and_scans_reach_the_terminals(server: str, db: Database, venue: VenueKit) -> None:
     _, token = await register_bridge(server, venue)
     chips = ref(venue, "item", "Chips")
-    await db.run(lambda c: c.execute("UPDATE menu_items SET barcode = '5000112637922' WHERE id = %s", (chips,)))
+    await db.run(lambda c: c.execute("UPDATE menu_items SET barcode = '5012345678900' WHERE id = %s", (chips,)))
     async with bridge(server, token) as b, TerminalClient.connect(server, venue.token("staff")) as till:
         await b.command_ok("device.report", {"device": "kitchen-1", "kind": "printer", "status": "paper_out"})
         await b.command_ok("device.report", {"device": "kitchen-1", "kind": "printer", "status": "paper_out"})
         await b.command_ok("device.report", {"device": "kitchen-1", "kind": "printer", "status": "online"})
         statuses = [(await till.next_event())["data"]["status"] for _ in range(2)]
         assert statuses == ["paper_out", "online"]  # the repeat said nothing
-        scan = await b.command_ok("scan.report", {"device": "bar-scanner", "barcode": "5000112637922",
+        scan = await b.command_ok("scan.report", {"device": "bar-scanner", "barcode": "5012345678900",
                                                   "terminal_id": venue.terminal_id})
         assert scan["item"]["item_id"] == chips and scan["error"] is None
         unknown = await b.command_ok("scan.report", {"device": "bar-scanner", "barcode": "0000"})

@@ -1,8 +1,23 @@
 """One command, one transaction: the rows, the venue events and the idempotency record.
 
-Runs inside a worker thread (`Database.run`). An acknowledged command is one whose
-transaction committed, so nothing a client was told "ok" about can be lost. Only successful
-replies are recorded: an error changed nothing, so re-sending it simply evaluates it again.
+Runs inside a worker thread (`Database.run`, pipelined by the actors). An acknowledged command
+is one whose transaction committed, so nothing a client was told "ok" about can be lost. Only
+successful replies are recorded: an error changed nothing, so re-sending it simply evaluates it
+again.
+
+A command costs few round trips (docs/performance.md): its first statement reads, with BEGIN,
+the idempotency record and what deeper code would otherwise read again (`now()`, the venue's
+versions); its writes go out without waiting; its events are written at the end, all in one
+statement, with the idempotency record; then COMMIT.
+
+The venue row lock comes as late as it can: just before the command's first write (see
+`Tx.begin`), not at its start. Plain SELECTs before that lock no rows and so cannot take part
+in a deadlock. What they read may be changed by another command before the lock is taken,
+which is why the lock statement also checks that the menu, the floor plan and the venue's
+settings are still at the versions the command started from; if not, the whole transaction
+is run again (a serialization failure, which `Database.run` retries). Orders are covered by
+their own version check (`fynlo/orders/repo.py`), tables and stock counts by row locks taken
+after the venue's.
 """
 
 from __future__ import annotations
@@ -13,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
+import psycopg
 from psycopg.types.json import Jsonb
 
 from fynlo.auth.permissions import verify_approval
@@ -24,6 +40,29 @@ from fynlo.wire import Command, reply_error, reply_ok
 
 # Fields that may change between a first try and its retry without making it another command.
 _NOT_HASHED = frozenset({"approval"})
+
+# What a command reads once, with BEGIN (kept in `conn.memo` under these names), and checks
+# again under the venue row lock.
+_VERSIONS = ("menu_version", "floor_version", "version")
+
+_START = (
+    "SELECT now() AS now, v.menu_version, v.floor_version, v.version, i.name, i.args_hash, i.reply"
+    "  FROM venues v LEFT JOIN idempotency i ON i.venue_id = v.id AND i.command_id = %s"
+    " WHERE v.id = %s"
+)
+_FENCE = (
+    "SELECT v.menu_version, v.floor_version, v.version FROM venues v JOIN venue_leases l ON l.venue_id = v.id"
+    " WHERE v.id = %s AND l.owner = %s AND l.expires_at > now() FOR NO KEY UPDATE OF v FOR SHARE OF l"
+)
+# The events are rows of a VALUES list rather than arrays: a jsonb[] parameter is escaped
+# character by character in Python, which cost more than the round trips this file saves.
+_EVENTS = (
+    "WITH s AS (UPDATE venues SET last_seq = last_seq + %(n)s WHERE id = %(venue)s RETURNING last_seq)"
+    " INSERT INTO events (venue_id, seq, name, data, by_staff, command_id)"
+    " SELECT %(venue)s, s.last_seq - %(n)s + e.i, e.name, e.data, %(by)s, %(command)s"
+    "   FROM s, (VALUES {rows}) AS e(i, name, data)"
+    " RETURNING seq, at"
+)
 
 
 def args_hash(command: Command) -> bytes:
@@ -54,7 +93,8 @@ class Tx:
     settings: Settings
     events: list[StoredEvent] = field(default_factory=list)
     approved_by: str | None = None
-    _fenced: bool = False
+    _emitted: list[tuple[str, Any]] = field(default_factory=list)
+    _fence: Any = None
 
     def approve(self) -> str:
         """Check the manager's approval PIN the command carries; return the approver's id.
@@ -69,37 +109,74 @@ class Tx:
             )
         return self.approved_by
 
-    def emit(self, name: str, data: Any) -> StoredEvent:
-        """Append a venue event with the next gap-free seq (the venue row stays locked to commit)."""
-        if not self._fenced:
-            self.begin()
-        row = self.conn.execute(
-            "WITH s AS (UPDATE venues SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq)"
-            " INSERT INTO events (venue_id, seq, name, data, by_staff, command_id)"
-            " SELECT %s, last_seq, %s, %s, %s, %s FROM s RETURNING seq, at",
-            (self.venue_id, self.venue_id, name, Jsonb(data), self.principal.staff_id, self.command.id),
-        ).fetchone()
-        event = StoredEvent(self.venue_id, row["seq"], name, self.principal.staff_id, row["at"], data)
-        self.events.append(event)
-        return event
+    def emit(self, name: str, data: Any) -> None:
+        """Add a venue event. The events are written when the command finishes, in the order
+        emitted, with the venue's next gap-free seqs (under the venue row lock to commit)."""
+        self._emitted.append((name, data))
+
+    def start(self) -> dict[str, Any] | None:
+        """Read, in one round trip with BEGIN, the reply already stored for this command id
+        (returned, or None) and what the rest of the transaction would read again.
+
+        Then arrange for `begin` to run before the command's first write.
+        """
+        row = self.conn.execute(_START, (self.command.id, self.venue_id)).fetchone()
+        if row is not None:
+            self.conn.memo.update({"now": row["now"], **{k: row[k] for k in _VERSIONS}})
+        self.conn.before_write = self.begin
+        return None if row is None or row["name"] is None else _replay(row, self.command)
 
     def begin(self) -> None:
-        """Lock the venue row first, and refuse to write for a venue whose lease this process
-        no longer holds.
+        """Lock the venue row, before the command writes or locks anything else, and refuse to
+        write for a venue whose lease this process no longer holds.
 
         Every write of a venue takes the venue row before any other row (orders, tables,
         counters, stock), so two commands can never wait on each other in a circle. The
         writes of one venue commit one after another; those of different venues never meet.
         FOR SHARE on the lease keeps another process from taking it until this one commits.
+        The statement is not waited for: its answer is checked before COMMIT.
         """
-        row = self.conn.execute(
-            "SELECT 1 FROM venues v JOIN venue_leases l ON l.venue_id = v.id"
-            " WHERE v.id = %s AND l.owner = %s AND l.expires_at > now() FOR UPDATE OF v FOR SHARE OF l",
-            (self.venue_id, self.lease_owner),
-        ).fetchone()
+        if self._fence is not None:
+            return
+        self.conn.before_write = None
+        self._fence = self.conn.execute(_FENCE, (self.venue_id, self.lease_owner))
+        self.conn.check_later(self._check_fence)
+
+    def _check_fence(self) -> None:
+        row = self._fence.fetchone()
         if row is None:
             raise Unavailable("this server no longer runs the venue; retry", reason="lease_lost")
-        self._fenced = True
+        started = self.conn.memo
+        if any(started.get(k, row[k]) != row[k] for k in _VERSIONS):
+            raise psycopg.errors.SerializationFailure("the venue's menu, floor or settings changed under the command")
+
+    def finish(self, reply: dict[str, Any] | None) -> None:
+        """Write the events and, for a reply, its idempotency record: one statement each,
+        sent together and read back together (one round trip)."""
+        written = self._write_events()
+        recorded = None if reply is None else self.conn.execute(
+            "INSERT INTO idempotency (venue_id, command_id, name, args_hash, reply)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+            (self.venue_id, self.command.id, self.command.name, args_hash(self.command), Jsonb(reply)),
+        )
+        if written is not None:
+            rows = sorted(written.fetchall(), key=lambda r: r["seq"])
+            by = self.principal.staff_id
+            self.events = [StoredEvent(self.venue_id, r["seq"], name, by, r["at"], data)
+                           for r, (name, data) in zip(rows, self._emitted, strict=True)]
+        if recorded is not None and recorded.fetchone() is None:
+            raise _Raced
+
+    def _write_events(self) -> Any:
+        if not self._emitted:
+            return None
+        n = len(self._emitted)
+        rows = ", ".join(f"({i}, %(name{i})s, %(data{i})s::jsonb)" for i in range(1, n + 1))
+        params: dict[str, Any] = {"n": n, "venue": self.venue_id, "by": self.principal.staff_id,
+                                  "command": self.command.id}
+        for i, (name, data) in enumerate(self._emitted, 1):
+            params[f"name{i}"], params[f"data{i}"] = name, Jsonb(data)
+        return self.conn.execute(_EVENTS.format(rows=rows), params)
 
 
 @dataclass(frozen=True)
@@ -114,20 +191,23 @@ class _Raced(Exception):
     """Another transaction recorded the same command id first."""
 
 
-def stored_reply(conn: Any, venue_id: str, command: Command) -> dict[str, Any] | None:
-    """The first reply to this command id, or None; a reused id with other args is a conflict."""
-    row = conn.execute(
-        "SELECT name, args_hash, reply FROM idempotency WHERE venue_id = %s AND command_id = %s",
-        (venue_id, command.id),
-    ).fetchone()
-    if row is None:
-        return None
+def _replay(row: dict[str, Any], command: Command) -> dict[str, Any]:
+    """The stored reply; a reused id with other args is a conflict."""
     if row["name"] != command.name or bytes(row["args_hash"]) != args_hash(command):
         raise Conflict(
             "this command id was already used for a different command",
             reason="idempotency_key_reused",
         )
     return row["reply"]
+
+
+def stored_reply(conn: Any, venue_id: str, command: Command) -> dict[str, Any] | None:
+    """The first reply to this command id, or None; a reused id with other args is a conflict."""
+    row = conn.execute(
+        "SELECT name, args_hash, reply FROM idempotency WHERE venue_id = %s AND command_id = %s",
+        (venue_id, command.id),
+    ).fetchone()
+    return None if row is None else _replay(row, command)
 
 
 def run_unit(tx: Tx, body: Callable[[Tx], Any]) -> Outcome:
@@ -137,22 +217,16 @@ def run_unit(tx: Tx, body: Callable[[Tx], Any]) -> Outcome:
     no reply: the command is not finished (the call comes next) or it failed in a way worth
     keeping (a declined card is a failed payment), and the same id may be sent again.
     """
-    previous = stored_reply(tx.conn, tx.venue_id, tx.command)
+    previous = tx.start()
     if previous is not None:
         return Outcome(previous, [], True)
-    tx.begin()
     result = body(tx)
+    reply = None if isinstance(result, (OutsideCall, FynloError)) else reply_ok(tx.command.id, result)
+    tx.finish(reply)
     if isinstance(result, OutsideCall):
         return Outcome({}, tx.events, False, call=result)
     if isinstance(result, FynloError):
         return Outcome(reply_error(tx.command.id, str(result.code), result.message, result.details or None),
                        tx.events, False)
-    reply = reply_ok(tx.command.id, result)
-    inserted = tx.conn.execute(
-        "INSERT INTO idempotency (venue_id, command_id, name, args_hash, reply)"
-        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-        (tx.venue_id, tx.command.id, tx.command.name, args_hash(tx.command), Jsonb(reply)),
-    ).fetchone()
-    if inserted is None:
-        raise _Raced
+    assert reply is not None
     return Outcome(reply, tx.events, False)

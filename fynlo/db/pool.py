@@ -6,24 +6,101 @@ left waiting for a connection. psycopg's async API needs asyncio, which is why (
 docs/decisions.md). When Trio cancels a call, the running query is cancelled on the server
 (`conn.cancel_safe()`, run outside the limiter so it cannot deadlock when every slot is taken)
 and the connection goes back to the pool at once.
+
+A unit of work may also run pipelined (`run(work, pipeline=True)`, what the actors use). Its
+statements are sent without waiting for one another and the thread waits only when it reads a
+result: BEGIN goes out with the first statement and COMMIT with the writes nobody read back,
+so a transaction costs one round trip per result it needs, plus COMMIT. Each round trip is a
+wake-up of this thread and of PostgreSQL, which under load costs far more than the statement
+(docs/performance.md).
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
 import threading
 from contextlib import asynccontextmanager
-from typing import AsyncIterator, Callable, TypeVar
+from typing import Any, AsyncIterator, Callable, TypeVar
 
 import psycopg
 import trio
+from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from fynlo.errors import Unavailable
 
 T = TypeVar("T")
-Connection = psycopg.Connection[dict]  # rows come back as dicts
-Work = Callable[[Connection], T]
+Work = Callable[["Connection"], T]
+
+# A plain read: a SELECT without a locking clause. Anything else (INSERT, UPDATE, DELETE, a WITH
+# that may write, SELECT … FOR UPDATE/SHARE) counts as a write for `Connection.before_write`.
+_SELECT = re.compile(r"\s*\(*\s*select\b", re.IGNORECASE)
+_LOCKING = re.compile(r"\bfor\s+(?:no\s+key\s+update|update|key\s+share|share)\b", re.IGNORECASE)
+
+
+class Connection(psycopg.Connection[dict[str, Any]]):
+    """A pooled connection (rows come back as dicts) with three hooks for a unit of work,
+    all reset when each transaction starts:
+
+    - `memo`: what the transaction read once that code deeper down would otherwise read again
+      (its `now()`, the venue's document versions: fynlo/commands/unit.py fills it);
+    - `before_write`: called once, just before the first statement that is not a plain SELECT.
+      A command takes its venue's row lock there, as late as it can (fynlo/commands/unit.py);
+    - `check_later(check)`: run `check` just before COMMIT, so a write need not wait for its
+      answer. A check reads a result (which has arrived by then) and raises to roll back.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cursor_factory = _Cursor
+        self.memo: dict[str, Any] = {}
+        self.before_write: Callable[[], None] | None = None
+        self._checks: list[Callable[[], None]] = []
+
+    def reset_unit(self) -> None:
+        self.memo = {}
+        self.before_write = None
+        self._checks = []
+
+    def check_later(self, check: Callable[[], None]) -> None:
+        self._checks.append(check)
+
+    def run_checks(self) -> None:
+        """Run the deferred checks (in the order they were made) and forget them."""
+        self.before_write = None
+        checks, self._checks = self._checks, []
+        for check in checks:
+            check()
+
+    def ahead_of(self, query: Any, *, writes: bool = False) -> None:
+        """Call `before_write` if `query` is the transaction's first write."""
+        hook = self.before_write
+        if hook is None or (not writes and _reads_only(query, self)):
+            return
+        self.before_write = None
+        hook()
+
+
+def _reads_only(query: Any, conn: Connection) -> bool:
+    if isinstance(query, psycopg.sql.Composable):
+        text = query.as_string(conn)
+    else:
+        text = query.decode() if isinstance(query, bytes) else str(query)
+    return _SELECT.match(text) is not None and _LOCKING.search(text) is None
+
+
+class _Cursor(psycopg.Cursor[dict[str, Any]]):
+    """A cursor that tells its connection before each statement (`Connection.ahead_of`)."""
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> "_Cursor":  # type: ignore[override]
+        self._conn.ahead_of(query)  # type: ignore[attr-defined]
+        return super().execute(query, params, **kwargs)
+
+    def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        self._conn.ahead_of(query, writes=True)  # type: ignore[attr-defined]
+        super().executemany(query, params_seq, **kwargs)
 
 
 class _InFlight:
@@ -73,8 +150,11 @@ class Database:
             max_size=size,
             open=False,
             timeout=connect_timeout,
-            # A row lock held by something stuck must not hold every pooled connection for long.
-            kwargs={"row_factory": dict_row, "autocommit": False, "options": "-c lock_timeout=5000"},
+            connection_class=Connection,
+            # Transactions are begun and ended explicitly, never implicitly by psycopg: that
+            # is what lets BEGIN ride in a pipeline with the first statement. A row lock held
+            # by something stuck must not hold every pooled connection for long.
+            kwargs={"row_factory": dict_row, "autocommit": True, "options": "-c lock_timeout=5000"},
             name="fynlo",
         )
         self._limiter = trio.CapacityLimiter(size)
@@ -92,20 +172,23 @@ class Database:
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(db._pool.close)
 
-    async def run(self, work: Work[T]) -> T:
+    async def run(self, work: Work[T], *, pipeline: bool = False) -> T:
         """Run `work(conn)` inside one transaction in a worker thread and return its result.
 
         The transaction commits when `work` returns and rolls back when it raises. Trio
-        cancellation cancels the query on the server and frees the connection.
+        cancellation cancels the query on the server and frees the connection. With
+        `pipeline`, statements are pipelined (see the module doc): an error may then surface
+        at a later statement's result, or at COMMIT, rather than where it was sent.
         """
         inflight = _InFlight()
+        transaction = _pipelined if pipeline else _plain
 
         def in_thread() -> T:
             try:
                 with self._pool.connection() as conn:
                     inflight.attach(conn)
                     try:
-                        return _transaction(conn, work)
+                        return _with_retries(conn, work, transaction)
                     finally:
                         inflight.detach()
             except PoolTimeout:
@@ -131,14 +214,42 @@ class Database:
         await self.run(lambda conn: conn.execute("SELECT 1").fetchone())
 
 
-def _transaction(conn: Connection, work: Work[T]) -> T:
+Transaction = Callable[[Connection, Work[T]], T]
+
+
+def _with_retries(conn: Connection, work: Work[T], transaction: Transaction[T]) -> T:
     """One transaction running `work`, run again when PostgreSQL rolled it back to break a
     deadlock or a serialization conflict (never for any other error)."""
     for attempt in range(1, _ATTEMPTS + 1):
+        conn.reset_unit()
         try:
-            with conn.transaction():
-                return work(conn)
+            return transaction(conn, work)
         except psycopg.errors.OperationalError as exc:
             if exc.sqlstate not in _RETRY_SQLSTATES or attempt == _ATTEMPTS:
                 raise
+        finally:
+            conn.reset_unit()
     raise AssertionError("unreachable")
+
+
+def _plain(conn: Connection, work: Work[T]) -> T:
+    with conn.transaction():
+        result = work(conn)
+        conn.run_checks()
+        return result
+
+
+def _pipelined(conn: Connection, work: Work[T]) -> T:
+    try:
+        with conn.pipeline():
+            conn.execute("BEGIN")
+            result = work(conn)
+            conn.run_checks()
+            conn.execute("COMMIT")
+        return result  # leaving the pipeline read COMMIT's answer: committed
+    except BaseException:
+        if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
+            # A connection that cannot even roll back is discarded by the pool.
+            with contextlib.suppress(psycopg.Error):
+                conn.rollback()
+        raise

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Sequence
 
-from fynlo.menu.catalogue import hold_venue, read_rows
+from fynlo.menu.catalogue import lock_venue, read_rows
 
 Row = dict[str, Any]
 Ids = Sequence[str] | None  # None: all of the venue's
@@ -39,19 +39,21 @@ def table_for_order(conn: Any, venue_id: str, table_id: str) -> dict[str, Any] |
 
     `{id, name, seats, area_id, area}` (`area` is the area's name). The row lock (FOR UPDATE)
     is what makes "one open order per table" hold: check for another open order after this
-    call, in the same transaction. The venue row is locked first, as every floor edit does.
+    call, in the same transaction. The venue row is locked first, as every floor edit does;
+    both statements are sent before either answer is read (one round trip when pipelined).
     """
     try:
         table_id = str(uuid.UUID(str(table_id)))
     except ValueError:
         return None
-    hold_venue(conn, venue_id)
+    held = lock_venue(conn, venue_id)
     row = conn.execute(
         "SELECT t.id, t.name, t.seats, t.area_id, a.name AS area"
         "  FROM floor_tables t JOIN floor_areas a ON a.id = t.area_id AND a.venue_id = t.venue_id"
         " WHERE t.id = %s AND t.venue_id = %s AND t.active FOR UPDATE OF t",
         (table_id, venue_id),
     ).fetchone()
+    held()
     if row is None:
         return None
     return {**row, "id": str(row["id"]), "area_id": str(row["area_id"])}

@@ -9,8 +9,9 @@ emits one event with the changed things as the document shows them; a change tha
 nothing answers the current version and emits nothing.
 
 Lock order: every editor, and every stock or table lookup made for an order, takes the venue
-row first (`hold_venue`, the lock `Tx.emit` takes anyway), then the rows it changes. One order
-for every transaction of a venue, so they queue rather than deadlock.
+row first (`hold_venue`; inside a command `Tx.begin` has already taken it, just before the
+command's first write), then the rows it changes. One order for every transaction of a venue,
+so they queue rather than deadlock.
 """
 
 from __future__ import annotations
@@ -160,11 +161,20 @@ def hold_venue(conn: Any, venue_id: str) -> Row:
 
     Returns its `menu_version` and `floor_version`. Raises NotFound for no such venue.
     """
-    row = conn.execute(
-        "SELECT menu_version, floor_version FROM venues WHERE id = %s FOR NO KEY UPDATE", (venue_id,)
-    ).fetchone()
-    if row is None:
-        raise NotFound("venue not found")
+    return lock_venue(conn, venue_id)()
+
+
+def lock_venue(conn: Any, venue_id: str) -> Callable[[], Row]:
+    """`hold_venue` without waiting for the answer: send the lock, and call what this returns
+    to read the row, once the statements sent after it need answering anyway."""
+    sent = conn.execute("SELECT menu_version, floor_version FROM venues WHERE id = %s FOR NO KEY UPDATE", (venue_id,))
+
+    def row() -> Row:
+        found = sent.fetchone()
+        if found is None:
+            raise NotFound("venue not found")
+        return found
+
     return row
 
 

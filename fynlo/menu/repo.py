@@ -73,24 +73,49 @@ def read_menu(conn: Any, venue_id: str) -> dict[str, Any]:
     }
 
 
+# venue id -> (menu version, the items read at that version). Every change a terminal could
+# see in an item bumps the venue's menu version (`changes.MENU`), so an entry is good for as
+# long as the version is; a command checks that it still is under the venue row lock
+# (fynlo/commands/unit.py). Only stock counts move without a new version.
+_ITEMS: dict[str, tuple[int, dict[str, MenuItem]]] = {}
+
+
 def item_for_order(conn: Any, venue_id: str, item_id: str) -> MenuItem | None:
     """One item of this venue with its station and modifier groups, or None (unknown id, or
     another venue's). An unavailable (86'd) item is returned with `available` false: refusing
-    it is the order's call. Two queries; no lock (stock is taken with `stock.take_stock`).
+    it is the order's call. No lock (stock is taken with `stock.take_stock`).
+
+    Inside a command, the item comes from memory when the menu is still at the version the
+    command started from; otherwise two queries. A remembered item's `stock` may be behind
+    (orders count it down without a new version): whether it is counted at all is current.
     """
     try:
         item_id = str(uuid.UUID(str(item_id)))
     except ValueError:
         return None
-    row = conn.execute(
+    version = getattr(conn, "memo", {}).get("menu_version")
+    if version is None:
+        return _read_item(conn, venue_id, item_id)
+    held = _ITEMS.get(venue_id)
+    if held is None or held[0] != version:
+        held = _ITEMS[venue_id] = (version, {})
+    item = held[1].get(item_id)
+    if item is None:
+        item = _read_item(conn, venue_id, item_id)
+        if item is not None:
+            held[1][item_id] = item
+    return item
+
+
+def _read_item(conn: Any, venue_id: str, item_id: str) -> MenuItem | None:
+    """Two queries, both sent before either answer is read (one round trip when pipelined)."""
+    item = conn.execute(
         "SELECT i.id, i.name, i.price, i.vat_eat_in, i.vat_takeaway, i.category_id, i.allergens,"
         "       i.available, i.stock, c.station"
         "  FROM menu_items i JOIN menu_categories c ON c.id = i.category_id AND c.venue_id = i.venue_id"
         " WHERE i.id = %s AND i.venue_id = %s",
         (item_id, venue_id),
-    ).fetchone()
-    if row is None:
-        return None
+    )
     options = conn.execute(
         "SELECT g.id AS group_id, g.name AS group_name, g.min_choices, g.max_choices,"
         "       o.id, o.name, o.price_delta, o.available"
@@ -99,9 +124,12 @@ def item_for_order(conn: Any, venue_id: str, item_id: str) -> MenuItem | None:
         "  LEFT JOIN modifier_options o ON o.group_id = g.id"
         " WHERE l.item_id = %s ORDER BY l.position, g.id, o.position, o.name",
         (venue_id, item_id),
-    ).fetchall()
+    )
+    row = item.fetchone()
+    if row is None:
+        return None
     groups: dict[str, tuple[Row, dict[str, ModifierOption]]] = {}
-    for o in options:
+    for o in options.fetchall():
         _, by_id = groups.setdefault(str(o["group_id"]), (o, {}))
         if o["id"] is not None:
             by_id[str(o["id"])] = ModifierOption(str(o["id"]), o["name"], o["price_delta"], o["available"])

@@ -2,7 +2,8 @@
 
 Called inside an order command's transaction (the order actor's `Tx`), so the count moves in
 the same commit as the line that took it. Only items with a count (`stock` not null) are
-touched; for the rest these functions read one row and return.
+touched; for the rest these functions look the item up (`repo.item_for_order`, from memory
+inside a command) and return.
 
 The rule for availability is `model.settle`: reaching 0 takes the item off and marks it
 `stock_out`; an item the count took off comes back when its count is above 0 again (a line
@@ -18,6 +19,7 @@ from fynlo.errors import Conflict, NotFound, ValidationError
 from fynlo.menu.changes import MENU
 from fynlo.menu.catalogue import hold_venue
 from fynlo.menu.model import settle
+from fynlo.menu.repo import item_for_order
 
 
 def take_stock(tx: Tx, item_id: str, quantity: int) -> None:
@@ -92,7 +94,10 @@ def _counted(tx: Tx, item_id: str, quantity: int) -> bool:
     """Whether the item has a count (then the venue is locked for the change), after checks."""
     if quantity < 1:
         raise ValidationError("quantity must be at least 1", field="quantity")
-    if _count(tx, item_id) is None:
+    item = item_for_order(tx.conn, tx.venue_id, item_id)
+    if item is None:
+        raise NotFound("no such menu item", item_id=item_id)
+    if item.stock is None:
         return False
     hold_venue(tx.conn, tx.venue_id)
     return True

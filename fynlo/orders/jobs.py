@@ -10,12 +10,24 @@ from fynlo.printing.jobs import queue
 
 RECEIPT_STATION = "receipt"
 
+# venue id -> (floor version, table id -> name). A renamed table bumps the floor version, which
+# a command checks under the venue row lock (fynlo/commands/unit.py).
+_NAMES: dict[str, tuple[int, dict[str, str]]] = {}
+
 
 def table_name(tx: Tx, order: Order) -> str | None:
+    """The name of the order's table, from memory while the floor plan keeps its version."""
     if order.table_id is None:
         return None
-    row = tx.conn.execute("SELECT name FROM floor_tables WHERE id = %s", (order.table_id,)).fetchone()
-    return row["name"] if row else None
+    version = tx.conn.memo.get("floor_version")
+    held = _NAMES.get(tx.venue_id)
+    if held is None or held[0] != version:
+        rows = tx.conn.execute("SELECT id, name FROM floor_tables WHERE venue_id = %s", (tx.venue_id,)).fetchall()
+        names = {str(r["id"]): r["name"] for r in rows}
+        if version is None:  # not inside a command: nothing to key the names by
+            return names.get(order.table_id)
+        held = _NAMES[tx.venue_id] = (version, names)
+    return held[1].get(order.table_id)
 
 
 def queue_tickets(tx: Tx, order: Order, tickets: list[Ticket]) -> None:

@@ -72,16 +72,21 @@ def _ticket(row: dict[str, Any]) -> Ticket:
 
 
 def load(conn: Any, venue_id: str, order_id: str, *, lock: bool = False) -> Order | None:
-    """The order as stored, or None (also for another venue's order)."""
-    row = conn.execute(
+    """The order as stored, or None (also for another venue's order).
+
+    The three queries are sent before any answer is read: one round trip when pipelined.
+    """
+    order = conn.execute(
         "SELECT * FROM orders WHERE id = %s AND venue_id = %s" + (" FOR UPDATE" if lock else ""),
         (order_id, venue_id),
-    ).fetchone()
+    )
+    lines = conn.execute("SELECT * FROM order_lines WHERE order_id = %s AND venue_id = %s ORDER BY position",
+                         (order_id, venue_id))
+    tickets = conn.execute("SELECT * FROM kitchen_tickets WHERE order_id = %s AND venue_id = %s"
+                           " ORDER BY created_at, station, course", (order_id, venue_id))
+    row = order.fetchone()
     if row is None:
         return None
-    lines = conn.execute("SELECT * FROM order_lines WHERE order_id = %s ORDER BY position", (order_id,)).fetchall()
-    tickets = conn.execute("SELECT * FROM kitchen_tickets WHERE order_id = %s ORDER BY created_at, station, course",
-                           (order_id,)).fetchall()
     discount, reason = _discount(row["discount"])
     sc, gr = row["service_charge"], row["gratuity"]
     return Order(
@@ -90,8 +95,8 @@ def load(conn: Any, venue_id: str, order_id: str, *, lock: bool = False) -> Orde
         covers=row["covers"], version=row["version"], opened_by=str(row["opened_by"]) if row["opened_by"] else None,
         opened_at=row["opened_at"], status=OrderStatus(row["status"]),
         payment_status=PaymentStatus(row["payment_status"]), kitchen_status=KitchenStatus(row["kitchen_status"]),
-        current_course=row["current_course"], lines=tuple(_line(r) for r in lines),
-        tickets=tuple(_ticket(r) for r in tickets), discount=discount, discount_reason=reason,
+        current_course=row["current_course"], lines=tuple(_line(r) for r in lines.fetchall()),
+        tickets=tuple(_ticket(r) for r in tickets.fetchall()), discount=discount, discount_reason=reason,
         service_charge=ServiceCharge(sc["rate"], sc["mandatory"]) if sc else None,
         gratuity=Gratuity(gr.get("percent"), gr.get("amount")) if gr else None,
         paid=row["paid"], closed_at=row["closed_at"], cancel_reason=row["cancel_reason"] or "", related=row["related"],
@@ -122,7 +127,10 @@ def _order_params(order: Order) -> dict[str, Any]:
 
 
 def save(conn: Any, old: Order | None, new: Order) -> Order:
-    """Write `new` (its version one past `old`'s) and whatever lines and tickets changed."""
+    """Write `new` (its version one past `old`'s) and whatever lines and tickets changed.
+
+    Nothing here waits for an answer: the version check is read just before COMMIT.
+    """
     new = new.with_changes(version=1 if old is None else old.version + 1)
     params = _order_params(new)
     if old is None:
@@ -139,9 +147,13 @@ def save(conn: Any, old: Order | None, new: Order) -> Order:
         params["expected"] = old.version
         updated = conn.execute(
             f"UPDATE orders SET {_ORDER_FIELDS} WHERE id = %(id)s AND version = %(expected)s RETURNING 1", params
-        ).fetchone()
-        if updated is None:
-            raise StaleState(f"order {new.id} changed under its actor")
+        )
+
+        def check() -> None:
+            if updated.fetchone() is None:
+                raise StaleState(f"order {new.id} changed under its actor")
+
+        conn.check_later(check)
     _save_lines(conn, old, new)
     _save_tickets(conn, old, new)
     return new
@@ -202,6 +214,10 @@ def open_on_table(conn: Any, venue_id: str, table_id: str) -> list[str]:
 
 
 def now(conn: Any) -> datetime:
-    """The transaction's time: every timestamp a command writes is the same instant."""
-    return conn.execute("SELECT now() AS t").fetchone()["t"]
+    """The transaction's time: every timestamp a command writes is the same instant.
+
+    A command read it with BEGIN (`fynlo/commands/unit.py`); anything else asks.
+    """
+    memo = getattr(conn, "memo", {})
+    return memo["now"] if "now" in memo else conn.execute("SELECT now() AS t").fetchone()["t"]
 

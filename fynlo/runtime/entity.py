@@ -67,7 +67,8 @@ class EntityActor:
 
     async def start(self) -> None:
         venue_id = self._runtime.venue_id
-        self.state = await self._runtime.db.run(lambda conn: self._load(conn, venue_id, self._entity_id))
+        self.state = await self._runtime.db.run(lambda conn: self._load(conn, venue_id, self._entity_id),
+                                                pipeline=True)
 
     async def stop(self) -> None:
         return None
@@ -106,11 +107,11 @@ class EntityActor:
 
         try:
             try:
-                outcome = await runtime.db.run(work)
+                outcome = await runtime.db.run(work, pipeline=True)
             except StaleState:
                 await self.start()
                 new_state.clear()
-                outcome = await runtime.db.run(work)
+                outcome = await runtime.db.run(work, pipeline=True)
         except _Raced:
             reply = await runtime.db.run(lambda conn: stored_reply(conn, runtime.venue_id, env.command))
             return Outcome(reply or {}, [], True)

@@ -26,6 +26,10 @@ class _Feed:
         self.scope = trio.CancelScope()
 
 
+# Sockets handed an event between two of the hub's checkpoints (see `Hub._deliver`).
+WAKE_AT_ONCE = 4
+
+
 class Hub:
     def __init__(self, db: Database, bus: EventBus) -> None:
         self.db = db
@@ -73,7 +77,7 @@ class Hub:
                         first = False
                         async for message in subscription:
                             if isinstance(message, bytes):
-                                self._deliver(feed, message)
+                                await self._deliver(feed, message)
                             else:  # BusGap
                                 await self._resync(venue_id, feed)
                 except Unavailable:
@@ -81,11 +85,21 @@ class Hub:
                     await trio.sleep(1.0)
 
     @staticmethod
-    def _deliver(feed: _Feed, message: bytes) -> None:
+    async def _deliver(feed: _Feed, message: bytes) -> None:
+        """Hand the event to every socket of the venue, a few at a time.
+
+        Each socket's writer wakes when its outbox gets the event. Woken all at once, fifty
+        writers fill one round of Trio's scheduler, and whatever wakes after them (a command on
+        its way to its reply) waits for all fifty writes. Handed out a few per round, the
+        writes interleave with the rest of the server's work. The fan-out costs the same CPU
+        either way. Nothing waits on a socket here, so a slow one holds up no other.
+        """
         head, _, frame = message.partition(b"\n")
         seq, text = int(head), frame.decode() or None
-        for outbox in list(feed.outboxes):
+        for n, outbox in enumerate(list(feed.outboxes), 1):
             outbox.offer(seq, text)
+            if n % WAKE_AT_ONCE == 0:
+                await trio.lowlevel.checkpoint()
 
     async def _resync(self, venue_id: str, feed: _Feed) -> None:
         """The bus may have lost messages: tell each socket where the venue stands."""

@@ -1,4 +1,9 @@
-"""One connection's outgoing frames: replies and venue events, in order, bounded.
+"""One connection's outgoing frames: replies and venue events, bounded.
+
+Replies go out before events that are still waiting: a terminal's command is answered as soon
+as it is committed, rather than after the fan-out it caused reached this socket (an `order.send`
+queues five events or more on every socket). Nothing orders a reply against events in the
+contract, and events keep their own order.
 
 Events are offered with their seq. The pump sends each seq once, in order: anything at or
 below the last seq sent is dropped, and a jump (a reconnect's replay, a message the bus lost, a
@@ -9,6 +14,7 @@ that the queue fills is cut off rather than buffered without bound; it resumes f
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Awaitable, Callable
 
 import trio
@@ -29,41 +35,49 @@ class Outbox:
         self.db = db
         self.venue_id = venue_id
         self.last_seq = last_seq
-        self._send, self._recv = trio.open_memory_channel[tuple[int | None, str | None]](size)
+        self._size = size
+        self._replies: deque[str] = deque()
+        self._events: deque[tuple[int, str | None]] = deque()
+        self._waiting = trio.lowlevel.ParkingLot()
         self.overflowed = False
 
     def reply(self, text: str) -> None:
-        self._offer((None, text))
+        if self._room():
+            self._replies.append(text)
 
     def offer(self, seq: int, frame: str | None) -> None:
         """A venue event (frame None: only "the venue is at seq", to be read from the table)."""
-        if seq > self.last_seq:
-            self._offer((seq, frame))
+        if seq > self.last_seq and self._room():
+            self._events.append((seq, frame))
 
-    def _offer(self, item: tuple[int | None, str | None]) -> None:
-        if self.overflowed:
-            return
-        try:
-            self._send.send_nowait(item)
-        except trio.WouldBlock:
+    def _room(self) -> bool:
+        """Whether one more frame fits; wakes the pump either way (it stops on overflow)."""
+        self._waiting.unpark_all()
+        if not self.overflowed and len(self._replies) + len(self._events) >= self._size:
             self.overflowed = True
-            self._send.close()
+        return not self.overflowed
 
     async def pump(self, send: Send) -> None:
-        """Send until the connection ends; raise SlowConsumer once the queue has overflowed."""
-        async for seq, frame in self._recv:
-            if seq is None:
-                await send(frame or "")
-                continue
-            if seq <= self.last_seq:
-                continue
-            if seq > self.last_seq + 1 or frame is None:
-                await self._catch_up(send, seq if frame is None else seq - 1)
-            if frame is not None and seq == self.last_seq + 1:
-                await send(frame)
-                self.last_seq = seq
-        if self.overflowed:
-            raise SlowConsumer
+        """Send until the connection ends; raise SlowConsumer once the queue has overflowed
+        (after sending what it held)."""
+        while True:
+            if self._replies:
+                await send(self._replies.popleft())
+            elif self._events:
+                await self._send_event(send, *self._events.popleft())
+            elif self.overflowed:
+                raise SlowConsumer
+            else:
+                await self._waiting.park()
+
+    async def _send_event(self, send: Send, seq: int, frame: str | None) -> None:
+        if seq <= self.last_seq:
+            return
+        if seq > self.last_seq + 1 or frame is None:
+            await self._catch_up(send, seq if frame is None else seq - 1)
+        if frame is not None and seq == self.last_seq + 1:
+            await send(frame)
+            self.last_seq = seq
 
     async def _catch_up(self, send: Send, upto: int) -> None:
         while self.last_seq < upto:

@@ -44,7 +44,7 @@ async def test_device_states_and_scans_reach_the_terminals(
         server: str, db: Database, venue: VenueKit, token: str, sims: dict[str, PrinterSimulator],
         tmp_path: Path) -> None:
     chips = ref(venue, "item", "Chips")
-    await db.run(lambda c: c.execute("UPDATE menu_items SET barcode = '5000112637922' WHERE id = %s", (chips,)))
+    await db.run(lambda c: c.execute("UPDATE menu_items SET barcode = '5012345678900' WHERE id = %s", (chips,)))
     scanner = ScannerSimulator()
     async with trio.open_nursery() as nursery:
         port = await nursery.start(scanner.serve, "127.0.0.1", 0)
@@ -54,7 +54,7 @@ async def test_device_states_and_scans_reach_the_terminals(
         async with TerminalClient.connect(server, venue.token("staff")) as till, running(config) as bridge:
             await until(lambda: bridge.reports.status_of("bar-scanner") == "online", what="the scanner")
             await scanner.noise(b"\x00\x1b\xffgarbage\r\n")
-            await scanner.scan("5000112637922")
+            await scanner.scan("5012345678900")
             await scanner.scan("0000000")
             sims["receipt"].paper_out = True
             await until(lambda: len([e for e in till.events if e["name"] == "scan"]) == 2, what="two scans")

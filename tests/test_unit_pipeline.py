@@ -1,0 +1,253 @@
+"""A command's transaction, pipelined: how often it waits for PostgreSQL, when it takes the
+venue row, what it re-checks under it, and the outbox that answers before it fans out."""
+
+from __future__ import annotations
+
+import queue
+import socket
+import threading
+import time
+import uuid
+from typing import Any, Callable
+
+import psycopg
+import pytest
+import trio
+
+import fynlo.commands.catalog  # noqa: F401  (registers the commands)
+from fynlo.auth.principal import Principal, Role
+from fynlo.commands.spec import COMMANDS
+from fynlo.commands.unit import Outcome, Tx, run_unit
+from fynlo.db import Database
+from fynlo.errors import Unavailable
+from fynlo.orders import repo
+from fynlo.runtime import lease
+from fynlo.web.outbox import Outbox, SlowConsumer
+from fynlo.wire import Command
+from tests.support import VenueKit, make_settings, new_id, ref
+from tests.test_orders import Waiter
+
+OWNER = "pipeline-test"
+
+
+class TurnProxy:
+    """A TCP proxy to PostgreSQL that holds each answer for `delay` seconds and counts turns:
+    how many times a client sent something after an answer had reached it, that is, how many
+    times it had waited. Statements sent without waiting count once together."""
+
+    def __init__(self, target: tuple[str, int], delay: float = 0.0) -> None:
+        self.delay = delay
+        self.turns = 0
+        self._target = target
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            client, _ = self._listener.accept()
+            server = socket.create_connection(self._target)
+            answered = [False]  # has an answer reached this client since it last sent?
+            for src, dst, up in ((client, server, True), (server, client, False)):
+                chunks: queue.Queue[tuple[float, bytes]] = queue.Queue()
+                threading.Thread(target=self._read, args=(src, chunks, up, answered), daemon=True).start()
+                threading.Thread(target=self._write, args=(dst, chunks, up, answered), daemon=True).start()
+
+    def _read(self, sock: socket.socket, chunks: queue.Queue[tuple[float, bytes]], up: bool,
+              answered: list[bool]) -> None:
+        while True:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                data = b""
+            if up and data:
+                with self._lock:
+                    if answered[0]:
+                        self.turns += 1
+                    answered[0] = False
+            chunks.put((time.monotonic() + (0.0 if up else self.delay), data))
+            if not data:
+                return
+
+    def _write(self, sock: socket.socket, chunks: queue.Queue[tuple[float, bytes]], up: bool,
+               answered: list[bool]) -> None:
+        while True:
+            due, data = chunks.get()
+            if not data:
+                sock.close()
+                return
+            time.sleep(max(0.0, due - time.monotonic()))
+            try:
+                sock.sendall(data)
+            except OSError:
+                return
+            if not up:
+                with self._lock:
+                    answered[0] = True
+
+
+def _through(url: str, port: int) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    info.update(host="127.0.0.1", port=str(port))
+    return psycopg.conninfo.make_conninfo(**info)
+
+
+def _principal(kit: VenueKit) -> Principal:
+    return Principal(kit.people["staff"].staff_id, kit.venue_id, Role.STAFF, None, None, time.time() + 600)
+
+
+async def _unit(db: Database, kit: VenueKit, name: str, body: Callable[[Tx], Any], **args: Any) -> Outcome:
+    command = Command(str(uuid.uuid4()), name, args)
+    return await db.run(lambda conn: run_unit(Tx(conn, kit.venue_id, _principal(kit), command, OWNER,
+                                                 make_settings()), body), pipeline=True)
+
+
+async def _command(db: Database, kit: VenueKit, state: Any, name: str, **args: Any) -> tuple[Outcome, Any]:
+    """Run a real write command's handler in its unit, as its actor would."""
+    spec = COMMANDS[name]
+    assert spec.handler is not None
+    parsed = spec.args.model_validate(args)
+    states: list[Any] = []
+
+    def body(tx: Tx) -> Any:
+        result, new_state = spec.handler(tx, state, parsed)  # type: ignore[misc]
+        states.append(new_state)
+        return result
+
+    outcome = await _unit(db, kit, name, body, **args)
+    return outcome, states[-1]
+
+
+@pytest.fixture
+async def claimed(db: Database, venue: VenueKit) -> VenueKit:
+    await db.run(lambda c: lease.claim_one(c, venue.venue_id, OWNER, "", 60))
+    return venue
+
+
+async def test_add_item_waits_for_postgresql_three_times(database_url: str, claimed: VenueKit) -> None:
+    target = psycopg.conninfo.conninfo_to_dict(database_url)
+    proxy = TurnProxy((target.get("host") or "127.0.0.1", int(target.get("port") or 5432)))
+    async with Database.open(_through(database_url, proxy.port), size=1) as db:
+        order_id = new_id()
+        _, order = await _command(db, claimed, None, "order.open", order_id=order_id, kind="takeaway")
+        item = ref(claimed, "item", "Fish & chips")
+        _, order = await _command(db, claimed, order, "order.add_item", order_id=order_id, line_id=new_id(),
+                                  item_id=item)  # the item is now in memory
+        proxy.delay, proxy.turns = 0.1, 0
+        outcome, order = await _command(db, claimed, order, "order.add_item", order_id=order_id, line_id=new_id(),
+                                        item_id=item)
+        turns, proxy.delay = proxy.turns, 0.0
+    # BEGIN with the first read; the writes, the events and the idempotency record; COMMIT.
+    assert turns == 3
+    assert outcome.reply["ok"] and len(order.lines) == 2
+    assert [e.name for e in outcome.events] == ["order.updated"]
+
+
+def _venue_row_locked(url: str, venue_id: str) -> bool:
+    with psycopg.connect(url, autocommit=True) as conn:
+        try:
+            conn.execute("SELECT 1 FROM venues WHERE id = %s FOR NO KEY UPDATE NOWAIT", (venue_id,))
+        except psycopg.errors.LockNotAvailable:
+            return True
+    return False
+
+
+async def test_the_venue_row_is_taken_at_the_first_write_not_before(database_url: str, db: Database,
+                                                                    claimed: VenueKit) -> None:
+    seen: list[bool] = []
+
+    def body(tx: Tx) -> Any:
+        tx.conn.execute("SELECT name FROM venues WHERE id = %s", (tx.venue_id,)).fetchone()
+        seen.append(_venue_row_locked(database_url, tx.venue_id))
+        tx.conn.execute("UPDATE staff SET name = name WHERE venue_id = %s", (tx.venue_id,))
+        tx.conn.execute("SELECT 1").fetchone()  # the UPDATE (and the lock before it) has run
+        seen.append(_venue_row_locked(database_url, tx.venue_id))
+        tx.emit("test.locked", {})
+        return {}
+
+    outcome = await _unit(db, claimed, "test.locked", body)
+    assert seen == [False, True]
+    assert not _venue_row_locked(database_url, claimed.venue_id)  # committed, released
+    assert [e.name for e in outcome.events] == ["test.locked"]
+
+
+async def test_a_menu_change_under_a_command_runs_it_again(database_url: str, db: Database,
+                                                           claimed: VenueKit) -> None:
+    tries: list[int] = []
+
+    def body(tx: Tx) -> Any:
+        tries.append(1)
+        if len(tries) == 1:  # another command changes the menu after this one started
+            with psycopg.connect(database_url, autocommit=True) as other:
+                other.execute("UPDATE venues SET menu_version = menu_version + 1 WHERE id = %s", (tx.venue_id,))
+        tx.emit("test.menu_read", {"try": len(tries)})
+        return {}
+
+    before = await db.run(lambda c: c.execute("SELECT last_seq FROM venues WHERE id = %s",
+                                              (claimed.venue_id,)).fetchone()["last_seq"])
+    outcome = await _unit(db, claimed, "test.menu_read", body)
+    assert len(tries) == 2
+    assert [(e.seq, e.data) for e in outcome.events] == [(before + 1, {"try": 2})]
+
+
+async def test_a_lost_lease_writes_nothing(db: Database, claimed: VenueKit) -> None:
+    await db.run(lambda c: c.execute("UPDATE venue_leases SET owner = 'someone else' WHERE venue_id = %s",
+                                     (claimed.venue_id,)))
+    order_id = new_id()
+    with pytest.raises(Unavailable) as caught:
+        await _command(db, claimed, None, "order.open", order_id=order_id, kind="takeaway")
+    assert caught.value.details.get("reason") == "lease_lost"
+    assert await db.run(lambda c: repo.load(c, claimed.venue_id, order_id)) is None
+
+
+async def test_a_menu_change_reaches_the_next_order_line(server: str, venue: VenueKit) -> None:
+    staff, manager = Waiter(server, venue), Waiter(server, venue, "manager")
+    order_id = await staff.open(None)
+    chips, squid = ref(venue, "item", "Chips"), ref(venue, "item", "Salt & pepper squid")
+    first = await staff.add(order_id, "Chips")
+    await staff.add(order_id, "Salt & pepper squid")
+    await manager.ok("menu.upsert_item", id=chips, price=first["lines"][0]["unit_price"] + 100)
+    await manager.ok("menu.set_available", item_id=squid, available=False)
+    again = await staff.add(order_id, "Chips")
+    assert again["lines"][-1]["unit_price"] == first["lines"][0]["unit_price"] + 100
+    refused = await staff("order.add_item", order_id=order_id, line_id=new_id(), item_id=squid)
+    assert refused["error"]["details"]["reason"] == "item_unavailable"
+
+
+async def test_replies_overtake_queued_events_which_keep_their_order() -> None:
+    sent: list[str] = []
+
+    async def send(frame: str) -> None:
+        sent.append(frame)
+        await trio.lowlevel.checkpoint()
+
+    outbox = Outbox(None, "venue", last_seq=0, size=10)  # type: ignore[arg-type]  # no gap: no reads
+    for seq in (1, 2, 3):
+        outbox.offer(seq, f"event {seq}")
+    outbox.reply("reply")
+    with trio.move_on_after(0.5):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(outbox.pump, send)
+            await trio.testing.wait_all_tasks_blocked()
+            outbox.offer(2, "a late copy of 2")  # already sent: dropped
+            outbox.offer(4, "event 4")
+            outbox.reply("second reply")
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.cancel_scope.cancel()
+    assert sent == ["reply", "event 1", "event 2", "event 3", "second reply", "event 4"]
+
+
+async def test_an_outbox_that_overflows_sends_what_it_held_then_stops() -> None:
+    sent: list[str] = []
+
+    async def send(frame: str) -> None:
+        sent.append(frame)
+
+    outbox = Outbox(None, "venue", last_seq=0, size=2)  # type: ignore[arg-type]
+    outbox.offer(1, "event 1")
+    outbox.reply("reply")
+    outbox.offer(2, "event 2")  # no room: the consumer is cut off
+    with pytest.raises(SlowConsumer):
+        await outbox.pump(send)
+    assert outbox.overflowed and sent == ["reply", "event 1"]
