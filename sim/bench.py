@@ -60,10 +60,13 @@ import psycopg
 import trio
 from psycopg import sql
 
+from sim.bank import SimBank, open_sim_bank
 from sim.dinner import TAKEAWAY_SHARE, DinnerMix
 from sim.errors import SimError
 from sim.floor import default_pool_size, measure_floor
 from sim.http import command, login, pin_login, register_terminal
+from sim.paying import Customers
+from sim.stripe_fake import StripeFake, open_stripe_fake
 from sim.terminals import DEMO_EMAIL, DEMO_PASSWORD, Fleet, Session
 
 __all__ = ["GOALS", "main", "run_bench"]
@@ -122,6 +125,14 @@ def server_env(url: str, port: int, var_dir: Path) -> dict[str, str]:
     return {**os.environ, "FYNLO_DATABASE_URL": url, "FYNLO_PORT": str(port), "FYNLO_HOST": "127.0.0.1",
             "FYNLO_SECRET_KEY": secrets.token_urlsafe(32), "FYNLO_VAR_DIR": str(var_dir),
             "FYNLO_INSTANCE_NAME": f"bench-{port}"}
+
+
+def provider_env(stripe: StripeFake, bank: SimBank) -> dict[str, str]:
+    """The server's settings for the loopback Stripe fake and the simulated bank: the guests pay
+    by card and QR as well as cash."""
+    return {"FYNLO_STRIPE_SECRET_KEY": stripe.secret_key, "FYNLO_STRIPE_WEBHOOK_SECRET": stripe.webhook_secret,
+            "FYNLO_STRIPE_API_BASE": stripe.url, "FYNLO_BANK_API_BASE": bank.url, "FYNLO_BANK_API_KEY": bank.api_key,
+            "FYNLO_BANK_WEBHOOK_SECRET": bank.webhook_secret}
 
 
 def seed_database(env: dict[str, str]) -> None:
@@ -342,14 +353,21 @@ async def run_bench(*, terminals: int = 50, duration: float = 60.0, rate: float 
         env = server_env(url, port, Path(var_dir))
         say(f"database {psycopg.conninfo.conninfo_to_dict(url)['dbname']}: migrating and seeding the demo venue")
         await trio.to_thread.run_sync(seed_database, env)
-        async with server_process(env, out.parent / "server.log", server_command) as (server, pid), trio.open_nursery() as nursery:
+        async with (
+            open_stripe_fake() as stripe, open_sim_bank() as bank,
+            server_process({**env, **provider_env(stripe, bank)}, out.parent / "server.log",
+                           server_command) as (server, pid),
+            trio.open_nursery() as nursery,
+        ):
+            stripe.webhook_url = f"{server}/api/v1/webhooks/stripe"
+            bank.callback_url = f"{server}/api/v1/webhooks/openbanking"
             watch = ProcessWatch(pid)
             nursery.start_soon(watch.run)
             say(f"server pid {pid} at {server}; signing in {terminals} terminals")
             sessions = await set_up_venue(server, terminals, tables_per_terminal)
             rss_setup_kb = watch.peak_kb
             async with Fleet.connect(server, sessions) as fleet:
-                mix = DinnerMix(takeaway_share)
+                mix = DinnerMix(takeaway_share, customers=Customers(card=stripe.customer_pays, qr=True))
                 await mix.prepare(fleet.clients[0])
                 say(f"dinner_rush: {terminals} terminals × {rate:g} commands/s for {duration:g} s")
                 idle_busy = await busy_before()
