@@ -17,13 +17,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import queue
-import socket
 import statistics
 import sys
 import tempfile
-import threading
-import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -43,69 +39,9 @@ from fynlo.demo_menu import FLOOR, seed_id
 from fynlo.server import serve_forever
 from sim.bench import DEFAULT_ADMIN_URL, fresh_database
 from sim.client import TerminalClient
+from sim.turns import TurnProxy, through
 
 DELAY_S = 0.05
-
-
-class TurnProxy:
-    """A TCP proxy to PostgreSQL that holds each answer for `delay` seconds and counts the
-    times a client sent something after an answer had reached it."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.delay = 0.0
-        self.turns = 0
-        self._target = target
-        self._lock = threading.Lock()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            client, _ = self._listener.accept()
-            server = socket.create_connection(self._target)
-            answered = [False]
-            for src, dst, up in ((client, server, True), (server, client, False)):
-                chunks: queue.Queue[tuple[float, bytes]] = queue.Queue()
-                threading.Thread(target=self._read, args=(src, chunks, up, answered), daemon=True).start()
-                threading.Thread(target=self._write, args=(dst, chunks, up, answered), daemon=True).start()
-
-    def _read(self, sock: socket.socket, chunks: queue.Queue[tuple[float, bytes]], up: bool,
-              answered: list[bool]) -> None:
-        while True:
-            try:
-                data = sock.recv(65536)
-            except OSError:
-                data = b""
-            if up and data:
-                with self._lock:
-                    self.turns += answered[0]
-                    answered[0] = False
-            chunks.put((time.monotonic() + (0.0 if up else self.delay), data))
-            if not data:
-                return
-
-    def _write(self, sock: socket.socket, chunks: queue.Queue[tuple[float, bytes]], up: bool,
-               answered: list[bool]) -> None:
-        while True:
-            due, data = chunks.get()
-            if not data:
-                sock.close()
-                return
-            time.sleep(max(0.0, due - time.monotonic()))
-            try:
-                sock.sendall(data)
-            except OSError:
-                return
-            if not up:
-                with self._lock:
-                    answered[0] = True
-
-
-def _via(url: str, port: int) -> str:
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    info.update(host="127.0.0.1", port=str(port))
-    return psycopg.conninfo.make_conninfo(**info)
 
 
 async def _order(client: TerminalClient, proxy: TurnProxy, table: str) -> dict[str, int]:
@@ -137,7 +73,7 @@ async def measure(admin_url: str, rounds: int) -> dict[str, float]:
     pg = psycopg.conninfo.conninfo_to_dict(admin_url)
     proxy = TurnProxy((pg.get("host") or "127.0.0.1", int(pg.get("port") or 5432)))
     with fresh_database(admin_url) as url, tempfile.TemporaryDirectory(prefix="fynlo-rt-") as var_dir:
-        settings = replace(Settings.from_env(), database_url=_via(url, proxy.port), port=0,
+        settings = replace(Settings.from_env(), database_url=through(url, proxy.port), port=0,
                            secret_key="roundtrips-" + uuid.uuid4().hex, var_dir=Path(var_dir), log_level="WARNING",
                            lease_ttl_s=600.0, lease_renew_s=300.0)  # no lease renewal among the commands
         apply_migrations(url)
