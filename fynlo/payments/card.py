@@ -17,15 +17,14 @@ from typing import Any
 from fynlo.commands.calls import OutsideCall
 from fynlo.commands.spec import write
 from fynlo.commands.unit import Tx
-from fynlo.errors import Conflict, FynloError, NotFound, PaymentDeclined, ProviderUnavailable, ValidationError
+from fynlo.errors import Conflict, FynloError, NotFound, PaymentDeclined, ValidationError
 from fynlo.orders.commands import Result, order_actor
 from fynlo.orders.model import Order
 from fynlo.payments import repo
 from fynlo.payments.args import CaptureArgs, CardStartArgs, PaymentArgs
 from fynlo.payments.commands import check_amount, due, existing, payable, terminal_till
 from fynlo.payments.model import ACTIVE, Method, Status, fees
-from fynlo.payments.providers import never_reached
-from fynlo.payments.settle import fee_rates, move
+from fynlo.payments.settle import end_unless_in_doubt, fee_rates, move
 from fynlo.payments.stripe_gateway import Intent
 from fynlo.venues.commands import read_venue
 
@@ -111,9 +110,7 @@ def _started(tx: Tx, order: Order, outcome: Intent | FynloError) -> tuple[Any, O
     payment = repo.get(tx.conn, tx.venue_id, str(tx.command.args["payment_id"]), lock=True)
     assert payment is not None
     if isinstance(outcome, FynloError):
-        if not isinstance(outcome, ProviderUnavailable) or never_reached(outcome):   # this attempt is over
-            details = {**(payment["details"] or {}), "failure": outcome.message}
-            move(tx, order, payment, Status.FAILED, details=details)
+        end_unless_in_doubt(tx, order, payment, outcome)
         return outcome, order
     details = {**(payment["details"] or {}), "client_secret": outcome.client_secret, "intent": outcome.id}
     payment = repo.update(tx.conn, str(payment["id"]), details=details)

@@ -16,7 +16,7 @@ from typing import Any
 from fynlo.commands.calls import OutsideCall
 from fynlo.commands.spec import write
 from fynlo.commands.unit import Tx
-from fynlo.errors import Conflict, FynloError, ProviderUnavailable
+from fynlo.errors import Conflict, FynloError
 from fynlo.orders.commands import Result, order_actor
 from fynlo.orders.model import Order
 from fynlo.payments import repo
@@ -25,8 +25,7 @@ from fynlo.payments.commands import check_amount, due, existing, payable, termin
 from fynlo.payments.model import ACTIVE, Method, Status, fees
 from fynlo.payments.openbanking import BankRequest
 from fynlo.payments.qr import qr_svg
-from fynlo.payments.providers import never_reached
-from fynlo.payments.settle import fee_rates, move, now
+from fynlo.payments.settle import end_unless_in_doubt, fee_rates, now
 from fynlo.venues.commands import read_venue
 
 
@@ -87,8 +86,7 @@ def _started(tx: Tx, order: Order, outcome: BankRequest | FynloError) -> tuple[A
     payment = repo.get(tx.conn, tx.venue_id, str(tx.command.args["payment_id"]), lock=True)
     assert payment is not None
     if isinstance(outcome, FynloError):
-        if not isinstance(outcome, ProviderUnavailable) or never_reached(outcome):
-            move(tx, order, payment, Status.FAILED, details={**payment["details"], "failure": outcome.message})
+        end_unless_in_doubt(tx, order, payment, outcome)
         return outcome, order
     payment = repo.update(tx.conn, str(payment["id"]), provider_ref=outcome.id,
                           details={**payment["details"], "qr_url": outcome.url})

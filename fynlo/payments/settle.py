@@ -16,7 +16,9 @@ from fynlo.commands.unit import Tx
 from fynlo.orders.commands import commit
 from fynlo.orders.jobs import RECEIPT_STATION, table_name
 from fynlo.orders.model import Order
+from fynlo.errors import ProviderUnavailable
 from fynlo.payments import repo
+from fynlo.payments.providers import never_reached
 from fynlo.payments.model import FeeRates, Method, Status, fees, may_move, order_payment_status
 from fynlo.printing.jobs import queue
 from fynlo.venues.commands import read_venue
@@ -66,6 +68,13 @@ def move(tx: Tx, order: Order, payment: dict[str, Any], status: Status, **change
     if payment["needs_review"]:
         tx.emit("payment.review", repo.view(payment))
     return payment, order
+
+
+def end_unless_in_doubt(tx: Tx, order: Order, payment: dict[str, Any], error: Exception) -> None:
+    """A provider call that failed: the attempt is over (failed), unless the provider may have
+    acted without our hearing (a timeout, a 5xx), when it stays pending for the retry."""
+    if not isinstance(error, ProviderUnavailable) or never_reached(error):
+        move(tx, order, payment, Status.FAILED, details={**(payment["details"] or {}), "failure": str(error)})
 
 
 def _fees(tx: Tx, payment: dict[str, Any], captured: int) -> dict[str, int]:
