@@ -55,7 +55,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with database(settings) as url:
         apply_migrations(url)
         try:
-            trio.run(run_until_stopped, partial(serve_forever, settings, url))
+            trio.run(run_until_stopped, partial(serve_forever, settings, url, settle=True))
         except KeyboardInterrupt:
             pass
     return 0

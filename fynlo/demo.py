@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -113,7 +114,7 @@ def run_demo(settings: Settings, url: str) -> int:
         from fynlo import demo_venue
 
         async with demo_venue.payment_providers(settings) as (wired, providers), trio.open_nursery() as nursery:
-            binds = await nursery.start(serve_forever, wired, url)
+            binds = await nursery.start(partial(serve_forever, wired, url, settle=True))
             server = binds[0]
             providers.point_at(server)
             ports = await demo_venue.start_printers(nursery, settings.var_dir / "printers")

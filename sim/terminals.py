@@ -71,6 +71,7 @@ class _Run:
         self.writes = 0
         self.queued = 0
         self.from_tick: list[float] = []
+        self.by_name: dict[str, list[float]] = {}  # acks from the tick, per command name
         self.from_send: list[float] = []
         self.tracker = FanoutTracker(terminals)
         self.command_timeout = command_timeout
@@ -110,6 +111,7 @@ class _Run:
         self.counters.replies += 1
         assert timing.acked is not None
         self.from_tick.append(timing.acked - scheduled)
+        self.by_name.setdefault(step.name, []).append(timing.acked - scheduled)
         self.from_send.append(timing.acked - timing.sent)
         if not reply.get("ok"):
             error = reply.get("error") or {}
@@ -255,6 +257,7 @@ class Fleet:
             "sim_loop_lag_ms": summary_ms(run.loop_lag),
             "events_per_terminal": [c.event_count - n for c, n in zip(clients, events_before, strict=True)],
             "ack_ms": summary_ms(run.from_tick), "ack_sent_ms": summary_ms(run.from_send),
+            "ack_ms_by_name": {name: summary_ms(acks) for name, acks in sorted(run.by_name.items())},
             "fanout_ms": summary_ms(run.tracker.latencies()), "fanout_incomplete": run.tracker.outstanding,
             "outcomes": dict(getattr(mix, "outcomes", {})),
             "anomalies": [f"terminal {i}: {a}" for i, (c, n) in enumerate(zip(clients, anomalies_before, strict=True))
@@ -273,7 +276,7 @@ async def run_terminals(server: str = DEFAULT_SERVER, *, count: int, duration: f
     many devices is enough to load the venue. The report has the benchmark's fields (CONTRACT.md,
     "Benchmark output": terminals, duration_s, commands, errors, ack_ms, fanout_ms) plus
     errors_by_code, error_samples, writes, queued, ok_by_name, events, events_by_name, event_bytes,
-    events_per_terminal, ack_sent_ms, sim_loop_lag_ms (the simulator's own lateness),
+    events_per_terminal, ack_sent_ms, ack_ms_by_name, sim_loop_lag_ms (the simulator's own lateness),
     fanout_incomplete, outcomes (business outcomes the mix met and handled),
     anomalies (must be empty) and closed (terminals the server hung up on). Latencies are
     nearest-rank percentiles in milliseconds; errors include "timeout" and "closed" for
