@@ -78,12 +78,13 @@ def _wrap_socket() -> None:
     pump = Outbox.pump
 
     async def traced_pump(self: Outbox, send: Any) -> None:
-        async def timed_send(frame: str) -> None:
-            await send(frame)
-            if frame.startswith(_REPLY_PREFIX):
-                waiting = _replying.pop(frame[len(_REPLY_PREFIX):len(_REPLY_PREFIX) + 36], None)
-                if waiting is not None:
-                    waiting[0].socket_out = time.perf_counter() - waiting[1]
+        async def timed_send(frames: list[str]) -> None:
+            await send(frames)
+            for frame in frames:
+                if frame.startswith(_REPLY_PREFIX):
+                    waiting = _replying.pop(frame[len(_REPLY_PREFIX):len(_REPLY_PREFIX) + 36], None)
+                    if waiting is not None:
+                        waiting[0].socket_out = time.perf_counter() - waiting[1]
         await pump(self, timed_send)
 
     _Session.handle = traced_handle  # type: ignore[method-assign]

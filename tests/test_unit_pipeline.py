@@ -153,8 +153,8 @@ async def test_a_menu_change_reaches_the_next_order_line(server: str, venue: Ven
 async def test_replies_overtake_queued_events_which_keep_their_order() -> None:
     sent: list[str] = []
 
-    async def send(frame: str) -> None:
-        sent.append(frame)
+    async def send(frames: list[str]) -> None:
+        sent.extend(frames)
         await trio.lowlevel.checkpoint()
 
     outbox = Outbox(None, "venue", last_seq=0, size=10)  # type: ignore[arg-type]  # no gap: no reads
@@ -176,8 +176,8 @@ async def test_replies_overtake_queued_events_which_keep_their_order() -> None:
 async def test_an_outbox_that_overflows_sends_what_it_held_then_stops() -> None:
     sent: list[str] = []
 
-    async def send(frame: str) -> None:
-        sent.append(frame)
+    async def send(frames: list[str]) -> None:
+        sent.extend(frames)
 
     outbox = Outbox(None, "venue", last_seq=0, size=2)  # type: ignore[arg-type]
     outbox.offer(1, "event 1")

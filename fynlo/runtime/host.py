@@ -12,9 +12,8 @@ from fynlo.bus import EventBus
 from fynlo.config import Settings
 from fynlo.db import Database
 from fynlo.errors import Unavailable
-from fynlo.events import venue_seq, venue_topic
+from fynlo.events import tick_payload, venue_seq, venue_topic
 from fynlo.runtime import lease
-from fynlo.runtime.publisher import tick_payload
 from fynlo.runtime.venue import VenueRuntime
 
 log = logging.getLogger("fynlo.host")

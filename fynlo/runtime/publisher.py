@@ -17,24 +17,12 @@ from fynlo.bus import EventBus
 from fynlo.commands.unit import StoredEvent
 from fynlo.db import Database
 from fynlo.errors import Unavailable
-from fynlo.events import read_events, venue_seq, venue_topic
-from fynlo.wire import encode, event
+from fynlo.events import bus_payload, read_events, tick_payload, venue_seq, venue_topic
 
 log = logging.getLogger("fynlo.publisher")
 
 _GAP_WAIT_S = 0.2
 _BACKLOG = 10_000
-
-
-def bus_payload(ev: StoredEvent) -> bytes:
-    """`<seq>\\n<event frame>`: subscribers order by the seq without decoding the frame."""
-    frame = encode(event(ev.seq, ev.name, ev.by, ev.at.isoformat(), ev.data))
-    return f"{ev.seq}\n{frame}".encode()
-
-
-def tick_payload(seq: int) -> bytes:
-    """Says "the venue is at seq N" with no frame: subscribers behind it read the gap."""
-    return f"{seq}\n".encode()
 
 
 class Publisher:
@@ -70,21 +58,31 @@ class Publisher:
         await self._publish(tick_payload(current))
         held: dict[int, StoredEvent] = {}
         while True:
-            with trio.move_on_after(_GAP_WAIT_S if held else float("inf")) as waited:
-                ev = await self._recv.receive()
+            handed: list[StoredEvent | None] = []
+            with trio.move_on_after(_GAP_WAIT_S if held else float("inf")):
+                handed.append(await self._recv.receive())
+            if not handed:  # a seq held back for too long: the table has what is missing
+                await self._fill_gap(held, upto=min(held) - 1)
+            while True:  # whatever else was handed over meanwhile (the rest of a command's events)
+                try:
+                    handed.append(self._recv.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            for ev in handed:
                 if ev is None:
                     await self._fill_gap(held, upto=None)
                 elif ev.seq >= self._next:
                     held[ev.seq] = ev
-            if waited.cancelled_caught:
-                await self._fill_gap(held, upto=min(held) - 1)
             await self._drain(held)
 
     async def _drain(self, held: dict[int, StoredEvent]) -> None:
+        """Publish the events that follow on from the last one published, as one message."""
+        run = []
         while self._next in held:
-            ev = held.pop(self._next)
+            run.append(held.pop(self._next))
             self._next += 1
-            await self._publish(bus_payload(ev))
+        if run:
+            await self._publish(bus_payload(run))
 
     async def _fill_gap(self, held: dict[int, StoredEvent], upto: int | None) -> None:
         """Read what the table has after the last seq published (up to `upto`, or all)."""

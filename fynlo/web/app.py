@@ -7,6 +7,7 @@ from quart_trio import QuartTrio
 
 from fynlo.web import errors
 from fynlo.web.context import Services
+from fynlo.web.frames import capture_send
 
 
 def create_app(services: Services) -> QuartTrio:
@@ -28,4 +29,5 @@ def create_app(services: Services) -> QuartTrio:
 
     for module in (routes_health, routes_auth, routes_commands, routes_admin, routes_payments, routes_ws):
         app.register_blueprint(module.bp)
+    app.asgi_app = capture_send(app.asgi_app)  # type: ignore[method-assign]
     return app

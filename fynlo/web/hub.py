@@ -14,7 +14,7 @@ import trio
 from fynlo.bus import EventBus
 from fynlo.db import Database
 from fynlo.errors import Unavailable
-from fynlo.events import venue_seq, venue_topic
+from fynlo.events import read_payload, venue_seq, venue_topic
 from fynlo.web.outbox import Outbox
 
 log = logging.getLogger("fynlo.hub")
@@ -86,7 +86,7 @@ class Hub:
 
     @staticmethod
     async def _deliver(feed: _Feed, message: bytes) -> None:
-        """Hand the event to every socket of the venue, a few at a time.
+        """Hand the events of a bus message to every socket of the venue, a few at a time.
 
         Each socket's writer wakes when its outbox gets the event. Woken all at once, fifty
         writers fill one round of Trio's scheduler, and whatever wakes after them (a command on
@@ -94,10 +94,10 @@ class Hub:
         writes interleave with the rest of the server's work. The fan-out costs the same CPU
         either way. Nothing waits on a socket here, so a slow one holds up no other.
         """
-        head, _, frame = message.partition(b"\n")
-        seq, text = int(head), frame.decode() or None
+        records = read_payload(message)
         for n, outbox in enumerate(list(feed.outboxes), 1):
-            outbox.offer(seq, text)
+            for seq, frame in records:
+                outbox.offer(seq, frame)
             if n % WAKE_AT_ONCE == 0:
                 await trio.lowlevel.checkpoint()
 

@@ -15,6 +15,7 @@ from fynlo.printing.bridges import authenticate_bridge
 from fynlo.errors import FynloError, Unauthenticated
 from fynlo.events import venue_seq
 from fynlo.web.context import Services, services
+from fynlo.web.frames import FrameWriter
 from fynlo.web.outbox import Outbox, SlowConsumer
 from fynlo.wire import Auth, Command, ErrorCode, Hello, WireError, encode, parse_frame, reply_error, welcome
 
@@ -150,6 +151,6 @@ async def _serve(svc: Services, auth: Authenticate) -> None:
 async def _pump(outbox: Outbox, scope: trio.CancelScope) -> None:
     """Send the outbox; when it overflows, end the whole session (the caller closes)."""
     try:
-        await outbox.pump(websocket.send)
+        await outbox.pump(FrameWriter(websocket.scope, websocket.send).send)
     except SlowConsumer:
         scope.cancel()

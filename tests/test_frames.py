@@ -1,0 +1,112 @@
+"""The frame writer: several frames in one write under hypercorn, one ASGI message each elsewhere."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+import trio
+import trio_websocket
+from hypercorn.config import Config
+from hypercorn.trio import serve
+
+from fynlo.web.frames import FrameWriter, capture_send
+
+FRAMES = ['{"type":"event","seq":1}', '{"type":"event","seq":2,"data":"' + "é" * 3000 + '"}', "{}"]
+
+
+def _app(handler: Any, results: list[Any], *, close: bool) -> Any:
+    """An ASGI app that accepts one WebSocket, records what `handler(scope, receive, send)`
+    returns, then closes it (`close`)."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        results.append(await handler(scope, receive, send))
+        if close:
+            await send({"type": "websocket.close", "code": 1000})
+
+    return capture_send(app)
+
+
+@asynccontextmanager
+async def _serving(app: Any) -> AsyncIterator[str]:
+    config = Config()
+    config.bind = ["127.0.0.1:0"]
+    config.loglevel = "WARNING"
+    async with trio.open_nursery() as nursery:
+        binds = await nursery.start(serve, app, config)
+        yield binds[0].replace("http", "ws") + "/ws"
+        nursery.cancel_scope.cancel()
+
+
+async def _serve_once(handler: Any) -> tuple[list[Any], list[str]]:
+    """Serve `handler` to one client; return what it returned and the frames the client got."""
+    results: list[Any] = []
+    received: list[str] = []
+    async with _serving(_app(handler, results, close=True)) as url:
+        async with trio_websocket.open_websocket_url(url) as ws:
+            try:
+                while True:
+                    received.append(await ws.get_message())
+            except trio_websocket.ConnectionClosed:
+                pass
+    return results, received
+
+
+async def test_frames_go_out_in_one_write_under_hypercorn_intact_and_in_order() -> None:
+    async def handler(scope: dict[str, Any], receive: Any, send: Any) -> bool:
+        one_by_one: list[str] = []
+
+        async def send_one(frame: str) -> None:
+            one_by_one.append(frame)
+
+        writer = FrameWriter(scope, send_one)
+        await writer.send(FRAMES)
+        await writer.send(FRAMES[:1])
+        assert one_by_one == []  # nothing took the per-frame path
+        return writer.batched
+
+    results, received = await _serve_once(handler)
+    assert results == [True]
+    assert received == FRAMES + FRAMES[:1]
+
+
+async def test_without_hypercorns_stream_each_frame_is_its_own_asgi_message() -> None:
+    async def handler(scope: dict[str, Any], receive: Any, send: Any) -> list[str]:
+        sent: list[str] = []
+
+        async def send_one(frame: str) -> None:
+            sent.append(frame)
+            await send({"type": "websocket.send", "text": frame})
+
+        writer = FrameWriter({k: v for k, v in scope.items() if k != "fynlo.asgi_send"}, send_one)
+        assert not writer.batched
+        await writer.send(FRAMES)
+        return sent
+
+    results, received = await _serve_once(handler)
+    assert results == [FRAMES]
+    assert received == FRAMES
+
+
+async def test_after_the_client_has_gone_sending_is_a_quiet_no_op() -> None:
+    async def handler(scope: dict[str, Any], receive: Any, send: Any) -> str:
+        writer = FrameWriter(scope, send_one=lambda frame: trio.lowlevel.checkpoint())
+        message = await receive()  # the client closes first (below)
+        await writer.send(FRAMES)  # neither raises nor writes to a closed connection
+        return str(message["type"])
+
+    results: list[Any] = []
+    async with _serving(_app(handler, results, close=False)) as url:
+        async with trio_websocket.open_websocket_url(url):
+            pass  # close at once
+        with trio.fail_after(5):
+            while not results:
+                await trio.sleep(0.01)
+    assert results == ["websocket.disconnect"]
