@@ -48,13 +48,14 @@ PARTS = ("socket_in", "total", "socket_out", "before_actor", "actor", "transacti
 
 
 class _Record:
-    __slots__ = PARTS + ("name", "t_work_end")
+    __slots__ = PARTS + ("name", "t_work_end", "started")
 
     def __init__(self, name: str) -> None:
         self.name = name
         for part in PARTS:
             setattr(self, part, 0.0)
         self.t_work_end = 0.0
+        self.started = time.perf_counter()
 
 
 _current: contextvars.ContextVar[_Record | None] = contextvars.ContextVar("trace", default=None)
@@ -197,6 +198,11 @@ def _write() -> None:
                            "p50": round(_percentile(values, 50) * scale, 3),
                            "p99": round(_percentile(values, 99) * scale, 3)}
         summary[name] = parts
+    if os.environ.get("FYNLO_TRACE_RECORDS"):  # every command's parts too, in ms from the first
+        first = min((r.started for r in _done), default=0.0)
+        summary["records"] = [{"name": r.name, "at": round((r.started - first) * 1000, 3),
+                               **{p: round(getattr(r, p) * (1 if p in ("statements", "transactions") else 1000), 3)
+                                  for p in PARTS}} for r in _done]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(summary, indent=2) + "\n")
 

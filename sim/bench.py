@@ -337,14 +337,20 @@ async def capacity_ramp(fleet: Fleet, mix: DinnerMix, rates: list[float], step_s
     return passed, steps
 
 
+async def _floor_into(into: dict[str, Any], url: str, tasks: int, rate: float, duration: float, seed: int) -> None:
+    into.update(await measure_floor(url, tasks=tasks, rate=rate, duration=duration, seed=seed + 1))
+
+
 async def run_bench(*, terminals: int = 50, duration: float = 60.0, rate: float = 0.5,
                     floor_duration: float | None = None, ramp: list[float] | None = None, ramp_step: float = 8.0,
                     seed: int = 1, out: Path = RESULTS / "latest.json", admin_url: str | None = None,
                     progress: bool = True, server_command: list[str] | None = None,
                     takeaway_share: float = TAKEAWAY_SHARE, tables_per_terminal: int = TABLES_PER_TERMINAL,
-                    ramp_min_commands: int = RAMP_STEP_COMMANDS) -> dict[str, Any]:
+                    ramp_min_commands: int = RAMP_STEP_COMMANDS, floor_under_load: bool = False) -> dict[str, Any]:
     """Set up, run `dinner_rush`, the floor and the ramp, write `out`; return the scenario's
-    result (the object written). See the module docstring."""
+    result (the object written). See the module docstring. `floor_under_load`: also run the
+    floor during the scenario (a diagnostic: what the machine's load alone does to a bare
+    commit; it adds its commits to the scenario's), into `details.floor_under_load`."""
     admin_url = admin_url or os.environ.get("FYNLO_TEST_DATABASE_URL") or DEFAULT_ADMIN_URL
     floor_duration = min(duration, FLOOR_S) if floor_duration is None else floor_duration
     started_at = datetime.now(timezone.utc)
@@ -379,8 +385,12 @@ async def run_bench(*, terminals: int = 50, duration: float = 60.0, rate: float 
                 gc.collect()
                 gc.freeze()
                 watch.reset()
+                loaded: dict[str, Any] = {}
                 with CpuMeter(watch) as scenario_cpu:
-                    report = await fleet.drive(mix, duration=duration, rate=rate, seed=seed, progress=progress)
+                    async with trio.open_nursery() as beside:
+                        if floor_under_load:
+                            beside.start_soon(_floor_into, loaded, url, terminals, rate, duration, seed)
+                        report = await fleet.drive(mix, duration=duration, rate=rate, seed=seed, progress=progress)
                 rss_scenario_kb = watch.peak_kb
                 say(f"floor: {terminals} tasks × {rate:g} INSERT+COMMIT/s for {floor_duration:g} s")
                 with CpuMeter(watch) as floor_cpu:
@@ -410,6 +420,7 @@ async def run_bench(*, terminals: int = 50, duration: float = 60.0, rate: float 
             "events": report["events"], "writes": report["writes"],
             "fanout_incomplete": report["fanout_incomplete"], "anomalies": report["anomalies"][:20],
             "closed": report["closed"],
+            "floor_under_load": loaded or None,
             "floor": {**floor, "duration_s": floor_duration, "tasks": terminals, "rate_per_task": rate, **floor_cpu.figures},
             "cpu": {**scenario_cpu.figures, "machine_busy_before_pct": idle_busy}, "rss_mb_whole_run": round(rss_run_kb / 1024, 1),
             "rss_mb_sign_in": round(rss_setup_kb / 1024, 1),
@@ -509,6 +520,8 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"seconds per ramp step at least (default 8; low rates run for {RAMP_STEP_COMMANDS} commands, "
                         f"up to {RAMP_STEP_MAX_S:g} s)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--floor-under-load", action="store_true",
+                   help="also measure the floor during the scenario (a diagnostic; adds its commits to the load)")
     p.add_argument("--takeaway-share", type=float, default=TAKEAWAY_SHARE,
                    help=f"share of orders that are takeaways while tables are free (default {TAKEAWAY_SHARE})")
     p.add_argument("--tables-per-terminal", type=int, default=TABLES_PER_TERMINAL,
@@ -530,7 +543,8 @@ def main(argv: list[str] | None = None) -> int:
         result = trio.run(partial(run_bench, terminals=args.terminals, duration=args.duration, rate=args.rate,
                                   floor_duration=args.floor_duration, ramp=ramp, ramp_step=args.ramp_step,
                                   seed=args.seed, out=args.out, server_command=server_command,
-                                  takeaway_share=args.takeaway_share, tables_per_terminal=args.tables_per_terminal))
+                                  takeaway_share=args.takeaway_share, tables_per_terminal=args.tables_per_terminal,
+                                  floor_under_load=args.floor_under_load))
     except (SimError, psycopg.OperationalError, httpx.TransportError, OSError) as exc:
         print(f"bench: could not run: {exc}", file=sys.stderr)
         return 2
