@@ -3,6 +3,7 @@ checked by hand (the arithmetic is in the comments)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from decimal import Decimal
 from dataclasses import replace
@@ -239,6 +240,18 @@ def test_an_empty_order_is_all_zeros() -> None:
         gratuity=Gratuity(percent="10.00"),
     )
     assert t == Totals((), 0, 0, 0, 0, 0, 0, 0, (), 0)
+
+
+@given(priced_lines, st.none() | discounts, service_charges, gratuities)
+def test_to_dict_holds_every_figure_as_asdict_would(
+    lines: list[PricedLine],
+    order_discount: Discount | None,
+    service_charge: ServiceCharge | None,
+    gratuity: Gratuity | None,
+) -> None:
+    t = compute(lines, order_discount=order_discount, service_charge=service_charge, gratuity=gratuity)
+    expected = dataclasses.asdict(t)
+    assert t.to_dict() == {**expected, "lines": list(expected["lines"]), "vat": list(expected["vat"])}
 
 
 def test_to_dict_is_json_friendly() -> None:

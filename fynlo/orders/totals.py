@@ -16,7 +16,7 @@ Pure: no I/O; nothing of fynlo but ``fynlo.money`` and ``fynlo.errors``. See doc
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Literal, TypeGuard
 
@@ -140,10 +140,13 @@ class Totals:
     vat_total: int
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-friendly: ints and rate strings, lines and bands as lists of dicts."""
-        out = asdict(self)
-        out["lines"] = list(out["lines"])
-        out["vat"] = list(out["vat"])
+        """JSON-friendly: ints and rate strings, lines and bands as lists of dicts.
+
+        Built field by field: `dataclasses.asdict` deep-copies, at twice the cost of the
+        totals themselves, on every order event."""
+        out: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["lines"] = [{f.name: getattr(ln, f.name) for f in fields(ln)} for ln in self.lines]
+        out["vat"] = [{f.name: getattr(band, f.name) for f in fields(band)} for band in self.vat]
         return out
 
 
