@@ -58,6 +58,7 @@ class _Record:
         self.started = time.perf_counter()
 
 
+_writes = [0, 0]  # socket writes, and the frames they carried
 _current: contextvars.ContextVar[_Record | None] = contextvars.ContextVar("trace", default=None)
 _by_command: dict[str, _Record] = {}
 _done: list[_Record] = []
@@ -81,6 +82,8 @@ def _wrap_socket() -> None:
     async def traced_pump(self: Outbox, send: Any) -> None:
         async def timed_send(frames: list[str]) -> None:
             await send(frames)
+            _writes[0] += 1
+            _writes[1] += len(frames)
             for frame in frames:
                 if frame.startswith(_REPLY_PREFIX):
                     waiting = _replying.pop(frame[len(_REPLY_PREFIX):len(_REPLY_PREFIX) + 36], None)
@@ -198,6 +201,8 @@ def _write() -> None:
                            "p50": round(_percentile(values, 50) * scale, 3),
                            "p99": round(_percentile(values, 99) * scale, 3)}
         summary[name] = parts
+    summary["socket_writes"] = {"writes": _writes[0], "frames": _writes[1],
+                                "frames_per_write": round(_writes[1] / _writes[0], 2) if _writes[0] else None}
     if os.environ.get("FYNLO_TRACE_RECORDS"):  # every command's parts too, in ms from the first
         first = min((r.started for r in _done), default=0.0)
         summary["records"] = [{"name": r.name, "at": round((r.started - first) * 1000, 3),

@@ -15,6 +15,7 @@ from typing import Any
 from fynlo.commands.unit import Tx
 from fynlo.orders.commands import commit
 from fynlo.orders.jobs import RECEIPT_STATION, table_name
+from fynlo.orders import repo as orders_repo
 from fynlo.orders.model import Order
 from fynlo.errors import ProviderUnavailable
 from fynlo.payments import repo
@@ -84,7 +85,8 @@ def _fees(tx: Tx, payment: dict[str, Any], captured: int) -> dict[str, int]:
 
 
 def now(tx: Tx) -> Any:
-    return tx.conn.execute("SELECT now() AS now").fetchone()["now"]
+    """The transaction's time (read with BEGIN by a command; PostgreSQL's `now()` is the same)."""
+    return orders_repo.now(tx.conn)
 
 
 def venue_header(tx: Tx) -> dict[str, Any]:

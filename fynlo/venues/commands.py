@@ -43,15 +43,28 @@ def load_venue(conn: Any, venue_id: str, entity_id: str) -> Venue | None:
 
 
 def read_venue(conn: Any, venue_id: str) -> Venue:
+    """The venue, read once per unit of work: a payment asks for its settings three times.
+
+    Reusing the first read is safe where a later one would see newer settings: a command
+    checks, under the venue lock, that the venue's version is the one it started from
+    (fynlo/commands/unit.py), and `save_settings` forgets what was read.
+    """
+    memo = getattr(conn, "memo", None)
+    key = f"venue:{venue_id}"
+    if memo is not None and key in memo:
+        return memo[key]  # type: ignore[no-any-return]
     venue = find_venue(conn, venue_id)
     if venue is None:
         raise NotFound("venue not found")
+    if memo is not None:
+        memo[key] = venue
     return venue
 
 
 def save_settings(conn: Any, venue_id: str, settings: VenueSettings, version: int) -> None:
     """Write a venue's settings (the name has its own column)."""
     rest = settings.model_dump(exclude={"name"})
+    getattr(conn, "memo", {}).pop(f"venue:{venue_id}", None)
     conn.execute(
         "UPDATE venues SET name = %s, settings = %s, version = %s WHERE id = %s",
         (settings.name, Jsonb(rest), version, venue_id),
