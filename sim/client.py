@@ -13,7 +13,7 @@ import json
 import time
 import uuid
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import trio
 from trio_websocket import (ConnectionClosed, ConnectionRejected, HandshakeError, WebSocketConnection,
@@ -38,12 +38,42 @@ def _decode(raw: str | bytes) -> Frame | None:
     return frame if isinstance(frame, dict) else None
 
 
+class SharedDecoder:
+    """Decodes each event frame once for many terminals of one process.
+
+    Every terminal of a venue receives the same event frames, byte for byte; a fleet of fifty
+    decoding each one fifty times spent a third of the simulator's CPU in JSON, and the
+    simulator shares the machine with the server it measures. The terminals that share a
+    decoder share the decoded event too, so they must only read it (the load tools do).
+    Replies and anything else are decoded as they come.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        self._recent: dict[str, Frame | None] = {}
+
+    def __call__(self, raw: str | bytes) -> Frame | None:
+        if not isinstance(raw, str) or not raw.startswith(_EVENT_PREFIX):
+            return _decode(raw)
+        try:
+            return self._recent[raw]
+        except KeyError:
+            if len(self._recent) >= self._size:
+                self._recent.clear()
+            frame = self._recent[raw] = _decode(raw)
+            return frame
+
+
+_EVENT_PREFIX = '{"type":"event"'
+
+
 class TerminalClient:
     """A connected, welcomed terminal. Make one with `TerminalClient.connect(...)`."""
 
-    def __init__(self, ws: WebSocketConnection, log: EventLog) -> None:
+    def __init__(self, ws: WebSocketConnection, log: EventLog, decode: Callable[[str | bytes], Frame | None] = _decode) -> None:
         self._ws = ws
         self._log = log
+        self._decode = decode
         self._pending = PendingReplies()
         self._auth_lock = trio.Lock()
         self.venue_id = ""
@@ -86,15 +116,16 @@ class TerminalClient:
     @asynccontextmanager
     async def connect(cls, base_url: str, token: str, *, terminal_id: str | None = None,
                       last_seq: int | None = None, max_queue: int = 10000, keep_events: bool = True,
-                      on_event: OnEvent | None = None, timeout: float = 10.0,
-                      path: str = "/ws/terminal") -> AsyncIterator[TerminalClient]:
+                      on_event: OnEvent | None = None, timeout: float = 10.0, path: str = "/ws/terminal",
+                      decoder: SharedDecoder | None = None) -> AsyncIterator[TerminalClient]:
         """Open /ws/terminal, say hello, wait for welcome, and read in the background until exit.
 
         `max_queue` bounds the frames buffered between the socket and the reader; past it the
         socket is not read, so TCP pushes back on the server as a slow iOS device would.
         `keep_events=False` keeps only counts and anomalies (a long load run would otherwise
         hold every venue payload once per terminal); `on_event(event, perf_counter_at)` still
-        sees every event.
+        sees every event. Terminals given one `decoder` decode each event frame once between
+        them (and share the decoded event, read-only).
 
         Raises:
             HandshakeRefused: the server closed the socket or refused the upgrade instead of
@@ -112,7 +143,7 @@ class TerminalClient:
             except HandshakeError as exc:
                 cause = exc.__cause__ or exc  # trio-websocket wraps the OSError that says why
                 raise ServerUnreachable(f"cannot open {ws_url(base_url, path)}: {cause}") from exc
-            client = cls(ws, EventLog(keep_events=keep_events, on_event=on_event))
+            client = cls(ws, EventLog(keep_events=keep_events, on_event=on_event), decoder or _decode)
             await client._handshake(token, terminal_id, last_seq, timeout)
             try:
                 async with trio.open_nursery() as nursery:
@@ -153,13 +184,13 @@ class TerminalClient:
             self._pending.fail_all()
 
     def _route(self, raw: str | bytes, at: float) -> None:
-        frame = _decode(raw) or {}
+        frame = self._decode(raw) or {}
         kind = frame.get("type")
         if kind == "event":
             self._log.receive(frame, at)  # which wakes the waiters itself
             return
         if kind == "reply":
-            if not self._pending.deliver(frame):
+            if not self._pending.deliver(frame, at):
                 self.stray_replies.append(frame)
         elif kind == "auth":
             self.auth_answers.append(frame)
@@ -183,12 +214,12 @@ class TerminalClient:
         try:
             with trio.fail_after(timeout):
                 await self._ws.send_message(encode(frame))
-                reply = await recv.receive()
+                reply, timing.acked = await recv.receive()
         except (ConnectionClosed, trio.EndOfChannel):
             raise TerminalClosed(self.close_code, self.close_reason) from None
         finally:
             self._pending.forget(command_id, send)
-        timing.acked = time.perf_counter()
+        timing.woken = time.perf_counter()
         timing.ok = bool(reply.get("ok"))
         timing.code = None if timing.ok else (reply.get("error") or {}).get("code")
         return reply, timing

@@ -17,20 +17,24 @@ import trio
 __all__ = ["CommandTiming", "PendingReplies"]
 
 Frame = dict[str, Any]
+Arrival = tuple[Frame, float]  # a reply and when the reader took it off the wire
 
 
 @dataclass(slots=True)
 class CommandTiming:
     """When a command left and when its reply came back (`time.perf_counter()` seconds).
 
-    `acked` stays None when no reply came (a timeout, a closed socket): the load tool counts
-    those as errors rather than dropping them from the latency figures unnoticed.
+    `acked` is when the socket's reader took the reply off the wire; `woken`, when the task
+    that sent the command resumed with it (later by however long this process took to
+    schedule it). `acked` stays None when no reply came (a timeout, a closed socket): the load
+    tool counts those as errors rather than dropping them from the latency figures unnoticed.
     """
 
     name: str
     id: str
     sent: float
     acked: float | None = None
+    woken: float | None = None
     ok: bool | None = None
     code: str | None = None
 
@@ -43,15 +47,15 @@ class PendingReplies:
     """Command ids awaiting a reply, each with the channel its caller is blocked on."""
 
     def __init__(self) -> None:
-        self._waiting: dict[str, deque[trio.MemorySendChannel[Frame]]] = {}
+        self._waiting: dict[str, deque[trio.MemorySendChannel[Arrival]]] = {}
 
-    def expect(self, command_id: str) -> tuple[trio.MemorySendChannel[Frame], trio.MemoryReceiveChannel[Frame]]:
+    def expect(self, command_id: str) -> tuple[trio.MemorySendChannel[Arrival], trio.MemoryReceiveChannel[Arrival]]:
         """Register a waiter for `command_id`; `forget` its send side when done waiting."""
-        send, recv = trio.open_memory_channel[Frame](1)
+        send, recv = trio.open_memory_channel[Arrival](1)
         self._waiting.setdefault(command_id, deque()).append(send)
         return send, recv
 
-    def forget(self, command_id: str, send: trio.MemorySendChannel[Frame]) -> None:
+    def forget(self, command_id: str, send: trio.MemorySendChannel[Arrival]) -> None:
         """Stop waiting (answered, timed out or cancelled); a later reply becomes a stray."""
         waiters = self._waiting.get(command_id)
         if waiters is not None and send in waiters:
@@ -59,8 +63,9 @@ class PendingReplies:
             if not waiters:
                 del self._waiting[command_id]
 
-    def deliver(self, reply: Frame) -> bool:
-        """Hand `reply` to the oldest waiter for its id; False when nobody waits for it."""
+    def deliver(self, reply: Frame, at: float) -> bool:
+        """Hand `reply`, read off the wire at `at`, to the oldest waiter for its id; False when
+        nobody waits for it."""
         command_id = str(reply.get("id"))
         waiters = self._waiting.get(command_id)
         if not waiters:
@@ -68,7 +73,7 @@ class PendingReplies:
         send = waiters.popleft()
         if not waiters:
             del self._waiting[command_id]
-        send.send_nowait(reply)
+        send.send_nowait((reply, at))
         return True
 
     def fail_all(self) -> None:

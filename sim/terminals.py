@@ -8,7 +8,10 @@ should measure; here a slow server shows up as slow acks, not as fewer commands.
 What goes out at a tick is the mix's business (sim/steps.py): commands of one order go one at
 a time, so a tick whose player has no idle lane waits for one (`queued` counts those ticks).
 Ack latency is measured from the tick, not from the send, so that wait is included rather than
-hidden; `ack_sent_ms` is the same from the moment the frame was sent, for comparison. A step
+hidden; it ends when the terminal's socket reader takes the reply off the wire, as a fan-out
+ends when an event is read. `ack_sent_ms` is the same from the moment the frame was sent, and
+`ack_woken_ms` ends instead when the sending task resumes with the reply (later by the
+simulator's own scheduling), both for comparison. A step
 in which the world acts instead (a guest paying: `Step.outside`) takes no tick and is not timed.
 
 Every terminal connects before the first command, so each write's event is owed to all of
@@ -30,7 +33,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
 
 import trio
 
-from sim.client import TerminalClient
+from sim.client import SharedDecoder, TerminalClient
 from sim.errors import TerminalClosed
 from sim.fanout import FanoutTracker
 from sim.http import login
@@ -73,6 +76,7 @@ class _Run:
         self.from_tick: list[float] = []
         self.by_name: dict[str, list[float]] = {}  # acks from the tick, per command name
         self.from_send: list[float] = []
+        self.to_woken: list[float] = []  # from the tick to the sending task resuming with the reply
         self.tracker = FanoutTracker(terminals)
         self.command_timeout = command_timeout
         self._markers = mix.events
@@ -113,6 +117,8 @@ class _Run:
         self.from_tick.append(timing.acked - scheduled)
         self.by_name.setdefault(step.name, []).append(timing.acked - scheduled)
         self.from_send.append(timing.acked - timing.sent)
+        if timing.woken is not None:
+            self.to_woken.append(timing.woken - scheduled)
         if not reply.get("ok"):
             error = reply.get("error") or {}
             self._error(step, str(error.get("code")), f"{error.get('message')} {error.get('details') or ''}")
@@ -206,11 +212,12 @@ class Fleet:
             HandshakeRefused, ServerUnreachable: a terminal could not get in.
         """
         fleet = cls()
+        decoder = SharedDecoder()
         async with AsyncExitStack() as stack:
             for index, session in enumerate(sessions):
                 fleet.clients.append(await stack.enter_async_context(TerminalClient.connect(
                     server, session.token, terminal_id=session.terminal_id, keep_events=False,
-                    on_event=partial(fleet._on_event, index))))
+                    on_event=partial(fleet._on_event, index), decoder=decoder)))
             yield fleet
 
     def _on_event(self, index: int, event: dict[str, Any], at: float) -> None:
@@ -257,6 +264,7 @@ class Fleet:
             "sim_loop_lag_ms": summary_ms(run.loop_lag),
             "events_per_terminal": [c.event_count - n for c, n in zip(clients, events_before, strict=True)],
             "ack_ms": summary_ms(run.from_tick), "ack_sent_ms": summary_ms(run.from_send),
+            "ack_woken_ms": summary_ms(run.to_woken),
             "ack_ms_by_name": {name: summary_ms(acks) for name, acks in sorted(run.by_name.items())},
             "fanout_ms": summary_ms(run.tracker.latencies()), "fanout_incomplete": run.tracker.outstanding,
             "outcomes": dict(getattr(mix, "outcomes", {})),
@@ -276,7 +284,7 @@ async def run_terminals(server: str = DEFAULT_SERVER, *, count: int, duration: f
     many devices is enough to load the venue. The report has the benchmark's fields (CONTRACT.md,
     "Benchmark output": terminals, duration_s, commands, errors, ack_ms, fanout_ms) plus
     errors_by_code, error_samples, writes, queued, ok_by_name, events, events_by_name, event_bytes,
-    events_per_terminal, ack_sent_ms, ack_ms_by_name, sim_loop_lag_ms (the simulator's own lateness),
+    events_per_terminal, ack_sent_ms, ack_woken_ms, ack_ms_by_name, sim_loop_lag_ms (the simulator's own lateness),
     fanout_incomplete, outcomes (business outcomes the mix met and handled),
     anomalies (must be empty) and closed (terminals the server hung up on). Latencies are
     nearest-rank percentiles in milliseconds; errors include "timeout" and "closed" for

@@ -7,6 +7,7 @@ import trio
 
 from fynlo.db import Database
 from sim import CommandFailed, HandshakeRefused, TerminalClient, run_terminals, ws_url
+from sim.client import SharedDecoder
 from sim.dinner import DinnerMix
 from sim.events import EventLog
 from sim.fanout import FanoutTracker
@@ -186,3 +187,18 @@ async def test_without_providers_every_bill_is_paid_in_cash(db: Database, databa
         taken = await rows(db, "SELECT DISTINCT method FROM payments WHERE venue_id = %s AND status = 'succeeded'",
                            venue.venue_id)
         assert taken == [{"method": "cash"}]
+
+
+def test_a_shared_decoder_decodes_an_event_once_for_every_terminal_and_nothing_else() -> None:
+    decode = SharedDecoder(size=2)
+    event = '{"type":"event","seq":7,"name":"order.updated","data":{"v":1}}'
+    first = decode(event)
+    assert first == {"type": "event", "seq": 7, "name": "order.updated", "data": {"v": 1}}
+    assert decode("".join(event)) is first  # an equal frame from another socket: the same object
+    reply = '{"type":"reply","id":"x","ok":true,"result":{}}'
+    assert decode(reply) == decode(reply) and decode(reply) is not decode(reply)  # replies: each its own
+    assert decode('{"type":"event", not json') is None
+    decode('{"type":"event","seq":8}')
+    decode('{"type":"event","seq":9}')  # over `size`: what was kept is forgotten
+    again = decode(event)
+    assert again == first and again is not first
