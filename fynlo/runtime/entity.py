@@ -1,9 +1,10 @@
 """The actor behind every write: one per order, per venue, per till…
 
-Its state is whatever the kind's loader reads from PostgreSQL; it is rebuilt on every
-(re)start, so a crash costs nothing but the command in flight. A handler gets the state and
-returns the new one without mutating the old: the new state is kept only once its
-transaction has committed.
+Its state is whatever the kind's loader reads from PostgreSQL; it is rebuilt after every
+(re)start, so a crash costs nothing but the command in flight. The loader runs inside the
+first command's own transaction rather than in one of its own, which saves a new order's
+`order.open` a thread crossing and a commit. A handler gets the state and returns the new one
+without mutating the old: the new state is kept only once its transaction has committed.
 """
 
 from __future__ import annotations
@@ -64,11 +65,11 @@ class EntityActor:
         self._load = LOADERS[kind]
         self._entity_id = str(entity_id)
         self.state: Any = None
+        self._loaded = False
 
     async def start(self) -> None:
-        venue_id = self._runtime.venue_id
-        self.state = await self._runtime.db.run(lambda conn: self._load(conn, venue_id, self._entity_id),
-                                                pipeline=True)
+        """Nothing to read yet: the first command reads the state in its own transaction."""
+        self._loaded = False
 
     async def stop(self) -> None:
         return None
@@ -90,18 +91,21 @@ class EntityActor:
         assert handler is not None
         new_state: list[Any] = []
 
-        def body(tx: Tx) -> Any:
-            if env.finish is not None:
-                result, state = env.finish(tx, self.state)
-                new_state.append(state)
-                return result
-            if permissions.needs_approval(env.principal, env.command.name):
-                tx.approve()
-            result, state = handler(tx, self.state, env.args)
-            new_state.append(state)
-            return result
-
         def work(conn: Any) -> Outcome:
+            state = self.state if self._loaded else self._load(conn, runtime.venue_id, self._entity_id)
+
+            def body(tx: Tx) -> Any:
+                if env.finish is not None:
+                    result, changed = env.finish(tx, state)
+                else:
+                    if permissions.needs_approval(env.principal, env.command.name):
+                        tx.approve()
+                    result, changed = handler(tx, state, env.args)
+                new_state.append(changed)
+                return result
+
+            new_state.clear()
+            new_state.append(state)  # what stands if the command turns out to be a replay
             tx = Tx(conn, runtime.venue_id, env.principal, env.command, runtime.lease_owner, runtime.settings)
             return run_unit(tx, body)
 
@@ -109,12 +113,10 @@ class EntityActor:
             try:
                 outcome = await runtime.db.run(work, pipeline=True)
             except StaleState:
-                await self.start()
-                new_state.clear()
+                self._loaded = False
                 outcome = await runtime.db.run(work, pipeline=True)
         except _Raced:
             reply = await runtime.db.run(lambda conn: stored_reply(conn, runtime.venue_id, env.command))
             return Outcome(reply or {}, [], True)
-        if not outcome.replayed:
-            self.state = new_state[-1]
+        self.state, self._loaded = new_state[-1], True
         return outcome
