@@ -220,3 +220,13 @@ async def test_one_venue_cannot_see_or_touch_another(server: str, db: Database, 
     a = await post(server, kit.token("manager"), "venue.update", {"address": "A"}, shared)
     b = await post(server, other.token("manager"), "venue.update", {"address": "B"}, shared)
     assert a["ok"] and b["ok"] and b["result"]["id"] == other.venue_id
+
+
+async def test_who_runs_a_venue_says_so_even_between_two_servers(db: Database, kit: VenueKit) -> None:
+    """A venue whose server died before another took it is "unavailable, retry", never not_found."""
+    await db.run(lambda c: lease.claim_one(c, kit.venue_id, "owner-a", "http://a", 30))
+    assert await db.run(lambda c: lease.holder(c, kit.venue_id)) == {"owner": "owner-a", "address": "http://a"}
+    await db.run(lambda c: c.execute("UPDATE venue_leases SET expires_at = now() - interval '1 second'"
+                                      " WHERE venue_id = %s", (kit.venue_id,)))
+    assert await db.run(lambda c: lease.holder(c, kit.venue_id)) == {"owner": None, "address": None}
+    assert await db.run(lambda c: lease.holder(c, str(uuid.uuid4()))) is None

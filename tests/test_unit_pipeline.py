@@ -14,11 +14,12 @@ import trio
 import fynlo.commands.catalog  # noqa: F401  (registers the commands)
 from fynlo.auth.principal import Principal, Role
 from fynlo.commands.spec import COMMANDS
-from fynlo.commands.unit import Outcome, Tx, run_unit
+from fynlo.commands.unit import Outcome, Tx, _Raced, run_unit
 from fynlo.db import Database
 from fynlo.errors import Unavailable
 from fynlo.orders import repo
 from fynlo.runtime import lease
+from fynlo.runtime.entity import StaleState
 from fynlo.web.outbox import Outbox, SlowConsumer
 from fynlo.wire import Command
 from sim.turns import TurnProxy, through
@@ -60,7 +61,7 @@ async def claimed(db: Database, venue: VenueKit) -> VenueKit:
     return venue
 
 
-async def test_add_item_waits_for_postgresql_three_times(database_url: str, claimed: VenueKit) -> None:
+async def test_add_item_waits_for_postgresql_twice(database_url: str, claimed: VenueKit) -> None:
     target = psycopg.conninfo.conninfo_to_dict(database_url)
     proxy = TurnProxy((target.get("host") or "127.0.0.1", int(target.get("port") or 5432)))
     async with Database.open(through(database_url, proxy.port), size=1) as db:
@@ -73,8 +74,8 @@ async def test_add_item_waits_for_postgresql_three_times(database_url: str, clai
         outcome, order = await _command(db, claimed, order, "order.add_item", order_id=order_id, line_id=new_id(),
                                         item_id=item)
         turns, proxy.delay = proxy.turns, 0.0
-    # BEGIN with the first read; the writes, the events and the idempotency record; COMMIT.
-    assert turns == 3
+    # BEGIN with the first read; then the writes, the events, the idempotency record and COMMIT.
+    assert turns == 2
     assert outcome.reply["ok"] and len(order.lines) == 2
     assert [e.name for e in outcome.events] == ["order.updated"]
 
@@ -134,6 +135,42 @@ async def test_a_lost_lease_writes_nothing(db: Database, claimed: VenueKit) -> N
         await _command(db, claimed, None, "order.open", order_id=order_id, kind="takeaway")
     assert caught.value.details.get("reason") == "lease_lost"
     assert await db.run(lambda c: repo.load(c, claimed.venue_id, order_id)) is None
+
+
+def _last_seq(url: str, venue_id: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT last_seq FROM venues WHERE id = %s", (venue_id,)).fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+async def test_a_command_id_recorded_meanwhile_by_another_transaction_commits_nothing(
+        database_url: str, db: Database, claimed: VenueKit) -> None:
+    before = _last_seq(database_url, claimed.venue_id)
+
+    def body(tx: Tx) -> Any:  # the same command id is recorded while this one runs
+        with psycopg.connect(database_url, autocommit=True) as other:
+            other.execute("INSERT INTO idempotency (venue_id, command_id, name, args_hash, reply)"
+                          " VALUES (%s, %s, 'test.raced', '', '{}')", (tx.venue_id, tx.command.id))
+        tx.emit("test.raced", {})
+        return {}
+
+    with pytest.raises(_Raced):
+        await _unit(db, claimed, "test.raced", body)
+    assert _last_seq(database_url, claimed.venue_id) == before  # no event, no seq
+
+
+async def test_an_order_changed_by_another_transaction_is_stale_and_unchanged(
+        database_url: str, db: Database, claimed: VenueKit) -> None:
+    order_id = new_id()
+    _, order = await _command(db, claimed, None, "order.open", order_id=order_id, kind="takeaway")
+    with psycopg.connect(database_url, autocommit=True) as other:
+        other.execute("UPDATE orders SET version = version + 1, covers = 9 WHERE id = %s", (order_id,))
+    item = ref(claimed, "item", "Chips")
+    with pytest.raises(StaleState):
+        await _command(db, claimed, order, "order.add_item", order_id=order_id, line_id=new_id(), item_id=item)
+    stored = await db.run(lambda c: repo.load(c, claimed.venue_id, order_id))
+    assert stored is not None and stored.lines == () and stored.covers == 9
 
 
 async def test_a_menu_change_reaches_the_next_order_line(server: str, venue: VenueKit) -> None:

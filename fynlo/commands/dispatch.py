@@ -83,6 +83,8 @@ class Dispatcher:
             holder = await self.host.owner_of(venue_id)
             if holder is None:
                 raise NotFound("venue not found")
+            if holder["owner"] is None:  # its server died and another has not taken it over yet
+                raise Unavailable("this venue is moving to another server; retry", reason="no_owner")
             raise Unavailable(
                 "this venue runs on another server", owner=holder["owner"], address=holder["address"]
             )

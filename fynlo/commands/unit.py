@@ -50,10 +50,22 @@ _START = (
     "  FROM venues v LEFT JOIN idempotency i ON i.venue_id = v.id AND i.command_id = %s"
     " WHERE v.id = %s"
 )
+# The venue row locked, the lease held, and the venue's documents as the command read them at
+# its start: each checked by the statement itself (fynlo_check, migration 0008), so nothing
+# waits for its answer. A changed document is a serialization failure (40001): the command
+# runs again. A lost lease fails with LEASE_LOST.
+LEASE_LOST = "FY001"
 _FENCE = (
-    "SELECT v.menu_version, v.floor_version, v.version FROM venues v JOIN venue_leases l ON l.venue_id = v.id"
-    " WHERE v.id = %s AND l.owner = %s AND l.expires_at > now() FOR NO KEY UPDATE OF v FOR SHARE OF l"
+    "SELECT fynlo_check(count(*) = 1, %(lease_lost)s, 'this server no longer holds the venue''s lease'),"
+    "       fynlo_check(bool_and(f.menu_version = %(menu_version)s AND f.floor_version = %(floor_version)s"
+    "                            AND f.version = %(version)s) IS NOT FALSE, '40001',"
+    "                   'the venue''s menu, floor or settings changed under the command')"
+    "  FROM (SELECT v.menu_version, v.floor_version, v.version FROM venues v"
+    "          JOIN venue_leases l ON l.venue_id = v.id"
+    "         WHERE v.id = %(venue)s AND l.owner = %(owner)s AND l.expires_at > now()"
+    "           FOR NO KEY UPDATE OF v FOR SHARE OF l) f"
 )
+IDEMPOTENCY_KEY = "idempotency_pkey"
 # The events are rows of a VALUES list rather than arrays: a jsonb[] parameter is escaped
 # character by character in Python, which cost more than the round trips this file saves.
 _EVENTS = (
@@ -91,10 +103,10 @@ class Tx:
     command: Command
     lease_owner: str
     settings: Settings
-    events: list[StoredEvent] = field(default_factory=list)
+    events: list[StoredEvent] = field(default_factory=list)  # filled once the transaction commits
     approved_by: str | None = None
     _emitted: list[tuple[str, Any]] = field(default_factory=list)
-    _fence: Any = None
+    _fenced: bool = False
 
     def approve(self) -> str:
         """Check the manager's approval PIN the command carries; return the approver's id.
@@ -134,38 +146,38 @@ class Tx:
         counters, stock), so two commands can never wait on each other in a circle. The
         writes of one venue commit one after another; those of different venues never meet.
         FOR SHARE on the lease keeps another process from taking it until this one commits.
-        The statement is not waited for: its answer is checked before COMMIT.
+        Nothing waits for the statement: it fails, and the transaction with it, if its checks do.
         """
-        if self._fence is not None:
+        if self._fenced:
             return
+        self._fenced = True
         self.conn.before_write = None
-        self._fence = self.conn.execute(_FENCE, (self.venue_id, self.lease_owner))
-        self.conn.check_later(self._check_fence)
-
-    def _check_fence(self) -> None:
-        row = self._fence.fetchone()
-        if row is None:
-            raise Unavailable("this server no longer runs the venue; retry", reason="lease_lost")
         started = self.conn.memo
-        if any(started.get(k, row[k]) != row[k] for k in _VERSIONS):
-            raise psycopg.errors.SerializationFailure("the venue's menu, floor or settings changed under the command")
+        self.conn.translate(LEASE_LOST, lambda exc: Unavailable("this server no longer runs the venue; retry",
+                                                                reason="lease_lost"))
+        self.conn.execute(_FENCE, {"lease_lost": LEASE_LOST, "venue": self.venue_id, "owner": self.lease_owner,
+                                   **{k: started.get(k) for k in _VERSIONS}})
 
     def finish(self, reply: dict[str, Any] | None) -> None:
-        """Write the events and, for a reply, its idempotency record: one statement each,
-        sent together and read back together (one round trip)."""
+        """Write the events and, for a reply, its idempotency record, without waiting for
+        either: the events' seqs are read once the transaction has committed (`events`), and a
+        second record of the same command id fails the transaction (another one raced it)."""
         written = self._write_events()
-        recorded = None if reply is None else self.conn.execute(
-            "INSERT INTO idempotency (venue_id, command_id, name, args_hash, reply)"
-            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-            (self.venue_id, self.command.id, self.command.name, args_hash(self.command), Jsonb(reply)),
-        )
+        if reply is not None:
+            self.conn.translate("23505", lambda exc: _Raced() if exc.diag.constraint_name == IDEMPOTENCY_KEY else None)
+            self.conn.execute(
+                "INSERT INTO idempotency (venue_id, command_id, name, args_hash, reply) VALUES (%s, %s, %s, %s, %s)",
+                (self.venue_id, self.command.id, self.command.name, args_hash(self.command), Jsonb(reply)),
+            )
         if written is not None:
-            rows = sorted(written.fetchall(), key=lambda r: r["seq"])
-            by = self.principal.staff_id
-            self.events = [StoredEvent(self.venue_id, r["seq"], name, by, r["at"], data)
-                           for r, (name, data) in zip(rows, self._emitted, strict=True)]
-        if recorded is not None and recorded.fetchone() is None:
-            raise _Raced
+            emitted, by = list(self._emitted), self.principal.staff_id
+
+            def read_seqs() -> None:
+                rows = sorted(written.fetchall(), key=lambda r: r["seq"])
+                self.events.extend(StoredEvent(self.venue_id, r["seq"], name, by, r["at"], data)
+                                   for r, (name, data) in zip(rows, emitted, strict=True))
+
+            self.conn.after_commit(read_seqs)
 
     def _write_events(self) -> Any:
         if not self._emitted:

@@ -10,9 +10,12 @@ and the connection goes back to the pool at once.
 A unit of work may also run pipelined (`run(work, pipeline=True)`, what the actors use). Its
 statements are sent without waiting for one another and the thread waits only when it reads a
 result: BEGIN goes out with the first statement and COMMIT with the writes nobody read back,
-so a transaction costs one round trip per result it needs, plus COMMIT. Each round trip is a
+so a transaction costs one round trip per result it needs before it ends. Each round trip is a
 wake-up of this thread and of PostgreSQL, which under load costs far more than the statement
-(docs/performance.md).
+(docs/performance.md). What must hold for the transaction to commit is therefore checked by
+the statements themselves where it can be (`fynlo_check` in SQL, migration 0008): a failed
+check fails its statement, the transaction cannot commit, and `Connection.translate` turns
+the server's error into the domain's.
 """
 
 from __future__ import annotations
@@ -40,16 +43,21 @@ _SELECT = re.compile(r"\s*\(*\s*select\b", re.IGNORECASE)
 _LOCKING = re.compile(r"\bfor\s+(?:no\s+key\s+update|update|key\s+share|share)\b", re.IGNORECASE)
 
 
+Translation = Callable[[psycopg.Error], BaseException | None]
+
+
 class Connection(psycopg.Connection[dict[str, Any]]):
-    """A pooled connection (rows come back as dicts) with three hooks for a unit of work,
+    """A pooled connection (rows come back as dicts) with four hooks for a unit of work,
     all reset when each transaction starts:
 
     - `memo`: what the transaction read once that code deeper down would otherwise read again
       (its `now()`, the venue's document versions: fynlo/commands/unit.py fills it);
     - `before_write`: called once, just before the first statement that is not a plain SELECT.
       A command takes its venue's row lock there, as late as it can (fynlo/commands/unit.py);
-    - `check_later(check)`: run `check` just before COMMIT, so a write need not wait for its
-      answer. A check reads a result (which has arrived by then) and raises to roll back.
+    - `translate(sqlstate, translation)`: if the unit of work ends in a server error of that
+      SQLSTATE, raise what `translation(error)` returns instead (None: not ours, leave it);
+    - `after_commit(step)`: run `step` once the transaction has committed, still in the
+      worker thread; it may read results of statements sent before COMMIT.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -57,22 +65,34 @@ class Connection(psycopg.Connection[dict[str, Any]]):
         self.cursor_factory = _Cursor
         self.memo: dict[str, Any] = {}
         self.before_write: Callable[[], None] | None = None
-        self._checks: list[Callable[[], None]] = []
+        self._translations: dict[str, list[Translation]] = {}
+        self._after_commit: list[Callable[[], None]] = []
 
     def reset_unit(self) -> None:
         self.memo = {}
         self.before_write = None
-        self._checks = []
+        self._translations = {}
+        self._after_commit = []
 
-    def check_later(self, check: Callable[[], None]) -> None:
-        self._checks.append(check)
+    def translate(self, sqlstate: str, translation: Translation) -> None:
+        self._translations.setdefault(sqlstate, []).append(translation)
 
-    def run_checks(self) -> None:
-        """Run the deferred checks (in the order they were made) and forget them."""
-        self.before_write = None
-        checks, self._checks = self._checks, []
-        for check in checks:
-            check()
+    def after_commit(self, step: Callable[[], None]) -> None:
+        self._after_commit.append(step)
+
+    def translated(self, error: psycopg.Error) -> BaseException | None:
+        """The domain's error for a server error of this unit of work, if one was declared."""
+        for translation in self._translations.get(error.sqlstate or "", ()):
+            mapped = translation(error)
+            if mapped is not None:
+                return mapped
+        return None
+
+    def committed(self) -> None:
+        """The transaction committed: run the steps waiting for it, in order, and forget them."""
+        steps, self._after_commit = self._after_commit, []
+        for step in steps:
+            step()
 
     def ahead_of(self, query: Any, *, writes: bool = False) -> None:
         """Call `before_write` if `query` is the transaction's first write."""
@@ -233,10 +253,15 @@ def _with_retries(conn: Connection, work: Work[T], transaction: Transaction[T]) 
 
 
 def _plain(conn: Connection, work: Work[T]) -> T:
-    with conn.transaction():
-        result = work(conn)
-        conn.run_checks()
-        return result
+    try:
+        with conn.transaction():
+            result = work(conn)
+            conn.before_write = None
+    except psycopg.Error as exc:
+        _raise_translated(conn, exc)
+        raise
+    conn.committed()
+    return result
 
 
 def _pipelined(conn: Connection, work: Work[T]) -> T:
@@ -244,12 +269,22 @@ def _pipelined(conn: Connection, work: Work[T]) -> T:
         with conn.pipeline():
             conn.execute("BEGIN")
             result = work(conn)
-            conn.run_checks()
+            conn.before_write = None  # COMMIT is no write to take the venue for
             conn.execute("COMMIT")
-        return result  # leaving the pipeline read COMMIT's answer: committed
-    except BaseException:
+    except BaseException as exc:
         if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
             # A connection that cannot even roll back is discarded by the pool.
             with contextlib.suppress(psycopg.Error):
                 conn.rollback()
+        if isinstance(exc, psycopg.Error):
+            _raise_translated(conn, exc)
         raise
+    conn.committed()  # leaving the pipeline read COMMIT's answer: committed
+    return result
+
+
+def _raise_translated(conn: Connection, exc: psycopg.Error) -> None:
+    """Raise `exc` as the unit of work declared it (`Connection.translate`), if it did."""
+    mapped = conn.translated(exc)
+    if mapped is not None:
+        raise mapped from exc

@@ -20,6 +20,8 @@ from fynlo.orders.model import (
 from fynlo.orders.totals import Discount, Gratuity, ServiceCharge
 from fynlo.runtime.entity import StaleState
 
+STALE_ORDER = "FY002"  # the SQLSTATE of a save whose order another transaction changed
+
 
 def business_date(now: datetime, timezone: str, day_start: str) -> date:
     """The venue's trading day: a sale at 01:30 belongs to yesterday when the day starts at 04:00."""
@@ -129,7 +131,8 @@ def _order_params(order: Order) -> dict[str, Any]:
 def save(conn: Any, old: Order | None, new: Order) -> Order:
     """Write `new` (its version one past `old`'s) and whatever lines and tickets changed.
 
-    Nothing here waits for an answer: the version check is read just before COMMIT.
+    Nothing here waits for an answer: the version check is made by the UPDATE's own statement,
+    which fails the transaction when another one changed the order (`StaleState`).
     """
     new = new.with_changes(version=1 if old is None else old.version + 1)
     params = _order_params(new)
@@ -144,16 +147,12 @@ def save(conn: Any, old: Order | None, new: Order) -> Order:
             params,
         )
     else:
-        params["expected"] = old.version
-        updated = conn.execute(
-            f"UPDATE orders SET {_ORDER_FIELDS} WHERE id = %(id)s AND version = %(expected)s RETURNING 1", params
+        params["expected"], params["stale"] = old.version, STALE_ORDER
+        conn.translate(STALE_ORDER, lambda exc: StaleState(f"order {new.id} changed under its actor"))
+        conn.execute(
+            f"WITH u AS (UPDATE orders SET {_ORDER_FIELDS} WHERE id = %(id)s AND version = %(expected)s RETURNING 1)"
+            " SELECT fynlo_check(EXISTS (SELECT 1 FROM u), %(stale)s, 'the order changed under its actor')", params
         )
-
-        def check() -> None:
-            if updated.fetchone() is None:
-                raise StaleState(f"order {new.id} changed under its actor")
-
-        conn.check_later(check)
     _save_lines(conn, old, new)
     _save_tickets(conn, old, new)
     return new

@@ -41,8 +41,13 @@ def release(conn: Any, owner: str) -> None:
 
 
 def holder(conn: Any, venue_id: str) -> dict[str, Any] | None:
+    """Who runs the venue: `owner` and `address`, both None while no process holds a live
+    lease (one died and another has not taken over yet); None when there is no such venue."""
     row = conn.execute(
-        "SELECT owner, address, expires_at > now() AS live FROM venue_leases WHERE venue_id = %s",
+        "SELECT l.owner, l.address, l.expires_at > now() AS live"
+        "  FROM venues v LEFT JOIN venue_leases l ON l.venue_id = v.id WHERE v.id = %s",
         (venue_id,),
     ).fetchone()
-    return row if row and row["live"] else None
+    if row is None:
+        return None
+    return {"owner": row["owner"], "address": row["address"]} if row["live"] else {"owner": None, "address": None}
