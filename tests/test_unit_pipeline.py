@@ -111,9 +111,12 @@ async def test_the_venue_row_is_taken_at_the_first_write_not_before(database_url
 async def test_a_menu_change_under_a_command_runs_it_again(database_url: str, db: Database,
                                                            claimed: VenueKit) -> None:
     tries: list[int] = []
+    locked_before_writing: list[bool] = []
 
     def body(tx: Tx) -> Any:
         tries.append(1)
+        tx.conn.execute("SELECT 1").fetchone()  # what was sent so far has run
+        locked_before_writing.append(_venue_row_locked(database_url, tx.venue_id))
         if len(tries) == 1:  # another command changes the menu after this one started
             with psycopg.connect(database_url, autocommit=True) as other:
                 other.execute("UPDATE venues SET menu_version = menu_version + 1 WHERE id = %s", (tx.venue_id,))
@@ -124,6 +127,7 @@ async def test_a_menu_change_under_a_command_runs_it_again(database_url: str, db
                                               (claimed.venue_id,)).fetchone()["last_seq"])
     outcome = await _unit(db, claimed, "test.menu_read", body)
     assert len(tries) == 2
+    assert locked_before_writing == [False, True]  # the second try holds the venue from its start
     assert [(e.seq, e.data) for e in outcome.events] == [(before + 1, {"try": 2})]
 
 

@@ -130,8 +130,13 @@ class Tx:
         """Read, in one round trip with BEGIN, the reply already stored for this command id
         (returned, or None) and what the rest of the transaction would read again.
 
-        Then arrange for `begin` to run before the command's first write.
+        Then arrange for `begin` to run before the command's first write. A command run again
+        because the venue changed under its first try takes the venue row first instead, so
+        that what it reads here cannot change before it commits: a busy menu editor cannot
+        make it fail for contention.
         """
+        if self.conn.attempt > 1:
+            self.begin()
         row = self.conn.execute(_START, (self.command.id, self.venue_id)).fetchone()
         if row is not None:
             self.conn.memo.update({"now": row["now"], **{k: row[k] for k in _VERSIONS}})

@@ -58,6 +58,8 @@ class Connection(psycopg.Connection[dict[str, Any]]):
       SQLSTATE, raise what `translation(error)` returns instead (None: not ours, leave it);
     - `after_commit(step)`: run `step` once the transaction has committed, still in the
       worker thread; it may read results of statements sent before COMMIT.
+
+    `attempt` says which run of the unit of work this is (`_with_retries`).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -67,6 +69,7 @@ class Connection(psycopg.Connection[dict[str, Any]]):
         self.before_write: Callable[[], None] | None = None
         self._translations: dict[str, list[Translation]] = {}
         self._after_commit: list[Callable[[], None]] = []
+        self.attempt = 1
 
     def reset_unit(self) -> None:
         self.memo = {}
@@ -242,6 +245,7 @@ def _with_retries(conn: Connection, work: Work[T], transaction: Transaction[T]) 
     deadlock or a serialization conflict (never for any other error)."""
     for attempt in range(1, _ATTEMPTS + 1):
         conn.reset_unit()
+        conn.attempt = attempt
         try:
             return transaction(conn, work)
         except psycopg.errors.OperationalError as exc:
@@ -249,6 +253,7 @@ def _with_retries(conn: Connection, work: Work[T], transaction: Transaction[T]) 
                 raise
         finally:
             conn.reset_unit()
+            conn.attempt = 1
     raise AssertionError("unreachable")
 
 

@@ -34,13 +34,17 @@ def job_view(row: dict[str, Any]) -> dict[str, Any]:
 
 def queue(tx: Tx, *, key: str, kind: str, station: str, order_id: str | None, document: dict[str, Any],
           copy_of: str | None = None) -> str:
+    """Store a print job for the venue's bridge and tell every terminal (`job.queued`), built from
+    what is inserted rather than read back: no device has taken a new job yet."""
     jid = job_id(tx, key)
-    row = tx.conn.execute(
+    copy = copy_of is not None
+    tx.conn.execute(
         "INSERT INTO print_jobs (id, venue_id, order_id, kind, station, copy, copy_of, document)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id, order_id, kind, station, copy, device",
-        (jid, tx.venue_id, order_id, kind, station, copy_of is not None, copy_of, Jsonb(document)),
-    ).fetchone()
-    tx.emit("job.queued", job_view(row))
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        (jid, tx.venue_id, order_id, kind, station, copy, copy_of, Jsonb(document)),
+    )
+    tx.emit("job.queued", job_view({"id": jid, "order_id": order_id, "kind": kind, "station": station,
+                                    "copy": copy, "device": None}))
     return jid
 
 
