@@ -46,7 +46,8 @@ _NOT_HASHED = frozenset({"approval"})
 _VERSIONS = ("menu_version", "floor_version", "version")
 
 _START = (
-    "SELECT now() AS now, v.menu_version, v.floor_version, v.version, i.name, i.args_hash, i.reply"
+    "SELECT now() AS now, v.menu_version, v.floor_version, v.version, i.name, i.args_hash, i.reply,"
+    "       v.id AS venue_id, v.name AS venue_name, v.settings AS venue_settings"
     "  FROM venues v LEFT JOIN idempotency i ON i.venue_id = v.id AND i.command_id = %s"
     " WHERE v.id = %s"
 )
@@ -138,8 +139,10 @@ class Tx:
         if self.conn.attempt > 1:
             self.begin()
         row = self.conn.execute(_START, (self.command.id, self.venue_id)).fetchone()
-        if row is not None:
-            self.conn.memo.update({"now": row["now"], **{k: row[k] for k in _VERSIONS}})
+        if row is not None:  # the venue's row too, for `read_venue` (fynlo/venues/commands.py)
+            venue_row = {"id": row["venue_id"], "name": row["venue_name"], "settings": row["venue_settings"],
+                         "version": row["version"]}
+            self.conn.memo.update({"now": row["now"], "venue_row": venue_row, **{k: row[k] for k in _VERSIONS}})
         self.conn.before_write = self.begin
         return None if row is None or row["name"] is None else _replay(row, self.command)
 

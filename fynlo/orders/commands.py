@@ -79,11 +79,12 @@ def order_open(tx: Tx, order: Order | None, args: OpenArgs) -> Result:
     now = repo.now(tx.conn)
     day = repo.business_date(now, settings.timezone, settings.business_day_start)
     order_id = str(args.order_id)
+    number = repo.number_later(tx.conn, tx.venue_id, day)  # answered with the table's checks
     table_id = _table(tx, str(args.table), order_id) if args.table else None
     rule = settings.service_charge
     service = (ServiceCharge(rule.rate, rule.mandatory)
                if rule.auto_min_covers is not None and args.covers >= rule.auto_min_covers else None)
-    new = Order(id=order_id, venue_id=tx.venue_id, number=repo.next_number(tx.conn, tx.venue_id, day),
+    new = Order(id=order_id, venue_id=tx.venue_id, number=number(),
                 business_date=day, kind=OrderKind(args.kind), table_id=table_id, covers=args.covers, version=0,
                 opened_by=tx.principal.staff_id, opened_at=now, service_charge=service)
     return commit(tx, None, new, "order.opened")

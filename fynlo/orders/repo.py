@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from psycopg.types.json import Jsonb
@@ -32,13 +32,19 @@ def business_date(now: datetime, timezone: str, day_start: str) -> date:
 
 def next_number(conn: Any, venue_id: str, day: date) -> int:
     """The next order number of the day, kept right by the counter row's lock, not by an actor."""
-    row = conn.execute(
+    return number_later(conn, venue_id, day)()
+
+
+def number_later(conn: Any, venue_id: str, day: date) -> Callable[[], int]:
+    """`next_number` without waiting for the answer: take the number now, and call what this
+    returns to read it once the statements sent after it need answering anyway."""
+    sent = conn.execute(
         "INSERT INTO order_counters (venue_id, business_date, last_number) VALUES (%s, %s, 1)"
         " ON CONFLICT (venue_id, business_date) DO UPDATE SET last_number = order_counters.last_number + 1"
         " RETURNING last_number",
         (venue_id, day),
-    ).fetchone()
-    return int(row["last_number"])
+    )
+    return lambda: int(sent.fetchone()["last_number"])
 
 
 def _discount(raw: dict[str, Any] | None) -> tuple[Discount | None, str]:

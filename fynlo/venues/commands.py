@@ -32,8 +32,10 @@ class Venue:
 
 def find_venue(conn: Any, venue_id: str) -> Venue | None:
     row = conn.execute("SELECT id, name, settings, version FROM venues WHERE id = %s", (venue_id,)).fetchone()
-    if row is None:
-        return None
+    return None if row is None else _venue_of(row)
+
+
+def _venue_of(row: dict[str, Any]) -> Venue:
     return Venue(str(row["id"]), VenueSettings(name=row["name"], **row["settings"]), row["version"])
 
 
@@ -43,7 +45,8 @@ def load_venue(conn: Any, venue_id: str, entity_id: str) -> Venue | None:
 
 
 def read_venue(conn: Any, venue_id: str) -> Venue:
-    """The venue, read once per unit of work: a payment asks for its settings three times.
+    """The venue, read once per unit of work (a payment asks for its settings three times),
+    and not at all by a command, which read the venue's row with BEGIN (`memo["venue_row"]`).
 
     Reusing the first read is safe where a later one would see newer settings: a command
     checks, under the venue lock, that the venue's version is the one it started from
@@ -52,6 +55,10 @@ def read_venue(conn: Any, venue_id: str) -> Venue:
     memo = getattr(conn, "memo", None)
     key = f"venue:{venue_id}"
     if memo is not None and key in memo:
+        return memo[key]  # type: ignore[no-any-return]
+    started = None if memo is None else memo.get("venue_row")
+    if memo is not None and started is not None and str(started["id"]) == venue_id:
+        memo[key] = _venue_of(started)
         return memo[key]  # type: ignore[no-any-return]
     venue = find_venue(conn, venue_id)
     if venue is None:
@@ -64,7 +71,9 @@ def read_venue(conn: Any, venue_id: str) -> Venue:
 def save_settings(conn: Any, venue_id: str, settings: VenueSettings, version: int) -> None:
     """Write a venue's settings (the name has its own column)."""
     rest = settings.model_dump(exclude={"name"})
-    getattr(conn, "memo", {}).pop(f"venue:{venue_id}", None)
+    memo = getattr(conn, "memo", {})
+    memo.pop(f"venue:{venue_id}", None)
+    memo.pop("venue_row", None)
     conn.execute(
         "UPDATE venues SET name = %s, settings = %s, version = %s WHERE id = %s",
         (settings.name, Jsonb(rest), version, venue_id),
