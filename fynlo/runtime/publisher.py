@@ -23,6 +23,7 @@ log = logging.getLogger("fynlo.publisher")
 
 _GAP_WAIT_S = 0.2
 _BACKLOG = 10_000
+_BATCH = 100  # events in one bus message at most
 
 
 class Publisher:
@@ -76,11 +77,15 @@ class Publisher:
             await self._drain(held)
 
     async def _drain(self, held: dict[int, StoredEvent]) -> None:
-        """Publish the events that follow on from the last one published, as one message."""
+        """Publish the events that follow on from the last one published, up to `_BATCH` to a
+        message (a backlog after a slow moment goes out in several)."""
         run = []
         while self._next in held:
             run.append(held.pop(self._next))
             self._next += 1
+            if len(run) == _BATCH:
+                await self._publish(bus_payload(run))
+                run = []
         if run:
             await self._publish(bus_payload(run))
 
