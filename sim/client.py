@@ -38,6 +38,9 @@ def _decode(raw: str | bytes) -> Frame | None:
     return frame if isinstance(frame, dict) else None
 
 
+_EVENT_PREFIX = '{"type":"event"'  # how the server's event frames begin (others are decoded as usual)
+
+
 class SharedDecoder:
     """Decodes each event frame once for many terminals of one process.
 
@@ -64,13 +67,11 @@ class SharedDecoder:
             return frame
 
 
-_EVENT_PREFIX = '{"type":"event"'
-
-
 class TerminalClient:
     """A connected, welcomed terminal. Make one with `TerminalClient.connect(...)`."""
 
-    def __init__(self, ws: WebSocketConnection, log: EventLog, decode: Callable[[str | bytes], Frame | None] = _decode) -> None:
+    def __init__(self, ws: WebSocketConnection, log: EventLog,
+                 decode: Callable[[str | bytes], Frame | None] = _decode) -> None:
         self._ws = ws
         self._log = log
         self._decode = decode

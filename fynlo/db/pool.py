@@ -51,7 +51,7 @@ class Connection(psycopg.Connection[dict[str, Any]]):
     all reset when each transaction starts:
 
     - `memo`: what the transaction read once that code deeper down would otherwise read again
-      (its `now()`, the venue's document versions: fynlo/commands/unit.py fills it);
+      (its `now()`, the venue's row and document versions: fynlo/commands/unit.py fills it);
     - `before_write`: called once, just before the first statement that is not a plain SELECT.
       A command takes its venue's row lock there, as late as it can (fynlo/commands/unit.py);
     - `translate(sqlstate, translation)`: if the unit of work ends in a server error of that
@@ -59,19 +59,22 @@ class Connection(psycopg.Connection[dict[str, Any]]):
     - `after_commit(step)`: run `step` once the transaction has committed, still in the
       worker thread; it may read results of statements sent before COMMIT.
 
-    `attempt` says which run of the unit of work this is (`_with_retries`).
+    `attempt` says which run of the unit of work this is (`_with_retries` sets it; 1 outside).
     """
+
+    attempt: int
+    memo: dict[str, Any]
+    before_write: Callable[[], None] | None
+    _translations: dict[str, list[Translation]]
+    _after_commit: list[Callable[[], None]]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cursor_factory = _Cursor
-        self.memo: dict[str, Any] = {}
-        self.before_write: Callable[[], None] | None = None
-        self._translations: dict[str, list[Translation]] = {}
-        self._after_commit: list[Callable[[], None]] = []
-        self.attempt = 1
+        self.reset_unit()
 
     def reset_unit(self) -> None:
+        self.attempt = 1
         self.memo = {}
         self.before_write = None
         self._translations = {}
@@ -253,7 +256,6 @@ def _with_retries(conn: Connection, work: Work[T], transaction: Transaction[T]) 
                 raise
         finally:
             conn.reset_unit()
-            conn.attempt = 1
     raise AssertionError("unreachable")
 
 
@@ -261,7 +263,6 @@ def _plain(conn: Connection, work: Work[T]) -> T:
     try:
         with conn.transaction():
             result = work(conn)
-            conn.before_write = None
     except psycopg.Error as exc:
         _raise_translated(conn, exc)
         raise

@@ -53,18 +53,19 @@ def read_venue(conn: Any, venue_id: str) -> Venue:
     (fynlo/commands/unit.py), and `save_settings` forgets what was read.
     """
     memo = getattr(conn, "memo", None)
+    if memo is None:
+        return _found(find_venue(conn, venue_id))
     key = f"venue:{venue_id}"
-    if memo is not None and key in memo:
-        return memo[key]  # type: ignore[no-any-return]
-    started = None if memo is None else memo.get("venue_row")
-    if memo is not None and started is not None and str(started["id"]) == venue_id:
-        memo[key] = _venue_of(started)
-        return memo[key]  # type: ignore[no-any-return]
-    venue = find_venue(conn, venue_id)
+    if key not in memo:
+        started = memo.get("venue_row")
+        memo[key] = (_venue_of(started) if started is not None and str(started["id"]) == venue_id
+                     else _found(find_venue(conn, venue_id)))
+    return memo[key]  # type: ignore[no-any-return]
+
+
+def _found(venue: Venue | None) -> Venue:
     if venue is None:
         raise NotFound("venue not found")
-    if memo is not None:
-        memo[key] = venue
     return venue
 
 

@@ -8,7 +8,7 @@ once (`Outbox.pump`), and this writer encodes those frames with the connection's
 state and writes the bytes with one call to hypercorn's stream: ≈ 8 µs a frame in batches of
 five.
 
-That call is below ASGI: `FrameWriter.capture` (an ASGI middleware) keeps hypercorn's `send`
+That call is below ASGI: `capture_send` (an ASGI middleware) keeps hypercorn's `send`
 of each WebSocket in its scope, and the writer uses it only when it is a hypercorn `WSStream`
 in the connected state, doing what that stream's own `websocket.send` does, frame for frame.
 Under any other server the writer falls back to one ASGI message per frame. The test
