@@ -44,17 +44,18 @@ from sim.turns import TurnProxy, through
 DELAY_S = 0.05
 
 
-async def _order(client: TerminalClient, proxy: TurnProxy, table: str) -> dict[str, int]:
-    """One dine-in order's commands, each with the turns it took."""
+async def _order(client: TerminalClient, proxy: TurnProxy, table: str, till_id: str) -> dict[str, int]:
+    """One dine-in order's commands, paid in cash, each with the turns it took."""
     order_id = str(uuid.uuid4())
     turns: dict[str, int] = {}
 
-    async def command(name: str, label: str, **args: Any) -> None:
+    async def command(name: str, label: str, **args: Any) -> Any:
         before = proxy.turns
         reply = await client.command(name, {"order_id": order_id, **args})
         turns[label] = proxy.turns - before
         if not reply["ok"]:
             raise RuntimeError(f"{name}: {reply['error']}")
+        return reply["result"]
 
     await command("order.open", "order.open (dine-in, a new actor)", kind="dine_in", table=table, covers=2)
     for item, course in [("Fish & chips", 1), ("Chips", 1), ("Sticky toffee pudding", 2)]:
@@ -64,7 +65,10 @@ async def _order(client: TerminalClient, proxy: TurnProxy, table: str) -> dict[s
     await command("order.fire_course", "order.fire_course", course=2)
     await command("order.apply_discount", "order.apply_discount (10 %)", kind="percent", value="10.00",
                   reason="regular")
-    await command("order.print_bill", "order.print_bill")
+    bill = await command("order.print_bill", "order.print_bill")
+    due = bill["order"]["totals"]["total"]
+    await command("payment.cash", "payment.cash (settles the order)", payment_id=str(uuid.uuid4()), amount=due,
+                  tendered=due, till_id=till_id)
     return turns
 
 
@@ -88,10 +92,13 @@ async def measure(admin_url: str, rounds: int) -> dict[str, float]:
         async with trio.open_nursery() as nursery:
             binds = await nursery.start(serve_forever, settings, settings.database_url)
             async with TerminalClient.connect(binds[0], token, keep_events=False) as client:
-                await _order(client, proxy, next(tables))  # warm up: the venue claimed, the menu in memory
+                till = await client.command("till.open", {"till_id": str(uuid.uuid4()), "float": 10000,
+                                                          "drawer": "main"})
+                till_id = till["result"]["till_id"]
+                await _order(client, proxy, next(tables), till_id)  # warm up: the venue claimed, the menu in memory
                 proxy.delay = DELAY_S
                 for _ in range(rounds):
-                    counted.append(await _order(client, proxy, next(tables)))
+                    counted.append(await _order(client, proxy, next(tables), till_id))
                 proxy.delay = 0.0  # so that shutting down does not wait on slow answers
             nursery.cancel_scope.cancel()
     return {label: statistics.median(c[label] for c in counted) for label in counted[0]}

@@ -48,14 +48,16 @@ PARTS = ("socket_in", "total", "socket_out", "before_actor", "actor", "transacti
 
 
 class _Record:
-    __slots__ = PARTS + ("name", "t_work_end", "started")
+    __slots__ = PARTS + ("name", "id", "t_work_end", "started", "arrived", "written")
 
     def __init__(self, name: str) -> None:
         self.name = name
         for part in PARTS:
             setattr(self, part, 0.0)
+        self.id = ""
         self.t_work_end = 0.0
         self.started = time.perf_counter()
+        self.arrived = self.written = 0.0  # perf_counter() at the frame's arrival and its reply's write
 
 
 _writes = [0, 0]  # socket writes, and the frames they carried
@@ -88,7 +90,8 @@ def _wrap_socket() -> None:
                 if frame.startswith(_REPLY_PREFIX):
                     waiting = _replying.pop(frame[len(_REPLY_PREFIX):len(_REPLY_PREFIX) + 36], None)
                     if waiting is not None:
-                        waiting[0].socket_out = time.perf_counter() - waiting[1]
+                        waiting[0].written = time.perf_counter()
+                        waiting[0].socket_out = waiting[0].written - waiting[1]
         await pump(self, timed_send)
 
     _Session.handle = traced_handle  # type: ignore[method-assign]
@@ -100,11 +103,13 @@ def _wrap_dispatch() -> None:
 
     async def traced(self: Dispatcher, principal: Any, command: Any) -> dict[str, Any]:
         rec = _Record(command.name)
+        rec.id = command.id
         _by_command[command.id] = rec
         token = _current.set(rec)
         t0 = time.perf_counter()
         arrived = _arrived.pop(command.id, None)
         rec.socket_in = t0 - arrived if arrived is not None else 0.0
+        rec.arrived = arrived or 0.0
         try:
             return await execute(self, principal, command)
         finally:
@@ -205,7 +210,8 @@ def _write() -> None:
                                 "frames_per_write": round(_writes[1] / _writes[0], 2) if _writes[0] else None}
     if os.environ.get("FYNLO_TRACE_RECORDS"):  # every command's parts too, in ms from the first
         first = min((r.started for r in _done), default=0.0)
-        summary["records"] = [{"name": r.name, "at": round((r.started - first) * 1000, 3),
+        summary["records"] = [{"name": r.name, "id": r.id, "at": round((r.started - first) * 1000, 3),
+                               "arrived": r.arrived, "written": r.written,
                                **{p: round(getattr(r, p) * (1 if p in ("statements", "transactions") else 1000), 3)
                                   for p in PARTS}} for r in _done]
     OUT.parent.mkdir(parents=True, exist_ok=True)

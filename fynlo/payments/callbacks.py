@@ -77,14 +77,14 @@ def provider_event(tx: Tx, order: Order | None, args: EventArgs) -> tuple[Any, O
         payment, order = apply_intent(tx, order, payment, Intent.from_stripe(args.data))
     elif kind == "charge.dispute.created":
         reason = f"disputed: {args.data.get('reason', 'unknown')}"
-        payment = repo.update(tx.conn, args.payment_id, needs_review=True, review_reason=reason)
+        payment = repo.update(tx.conn, payment, needs_review=True, review_reason=reason)
         tx.emit("payment.disputed", {**repo.view(payment), "dispute": {
             "id": args.data.get("id"), "amount": args.data.get("amount"), "reason": args.data.get("reason")}})
     elif kind == "charge.refunded":
         outside = int(args.data.get("amount_refunded", 0)) - payment["refunded"] - repo.refunds_pending(
             tx.conn, args.payment_id)
         if outside > 0:   # refunded from Stripe's dashboard, not through us
-            payment = repo.update(tx.conn, args.payment_id, needs_review=True,
+            payment = repo.update(tx.conn, payment, needs_review=True,
                                   review_reason=f"{outside} refunded outside Fynlo")
             tx.emit("payment.review", repo.view(payment))
     elif kind == "payment_request.paid":
@@ -117,7 +117,7 @@ def release_hold(tx: Tx, order: Order | None, args: PaymentRef) -> tuple[Any, Or
     take = min(payment["authorised"], owed)
     intent_id, pid = payment["provider_ref"], args.payment_id
     if take > 0:
-        payment = repo.update(tx.conn, pid, amount=take, tip=0)
+        payment = repo.update(tx.conn, payment, amount=take, tip=0)
 
     async def settle(providers: Any) -> Intent:
         if take > 0:

@@ -22,8 +22,8 @@ from fynlo.orders.commands import Result, order_actor
 from fynlo.orders.model import Order
 from fynlo.payments import repo
 from fynlo.payments.args import CaptureArgs, CardStartArgs, PaymentArgs
-from fynlo.payments.commands import check_amount, due, existing, payable, terminal_till
-from fynlo.payments.model import ACTIVE, Method, Status, fees
+from fynlo.payments.commands import check_amount, due, existing, payable, starting
+from fynlo.payments.model import Method, Status, fees
 from fynlo.payments.settle import end_unless_in_doubt, fee_rates, move
 from fynlo.payments.stripe_gateway import Intent
 from fynlo.venues.commands import read_venue
@@ -38,7 +38,7 @@ def intent_key(payment_id: str, step: str = "create") -> str:
 def apply_intent(tx: Tx, order: Order, payment: dict[str, Any], intent: Intent) -> tuple[dict[str, Any], Order]:
     """What Stripe says of the intent, applied to our payment (forward moves only)."""
     if payment["provider_ref"] is None:
-        payment = repo.update(tx.conn, str(payment["id"]), provider_ref=intent.id)
+        payment = repo.update(tx.conn, payment, provider_ref=intent.id)
     if intent.status == "succeeded":
         return move(tx, order, payment, Status.SUCCEEDED, captured=intent.amount_received)
     if intent.status == "requires_capture":
@@ -49,7 +49,7 @@ def apply_intent(tx: Tx, order: Order, payment: dict[str, Any], intent: Intent) 
     if waiting and intent.failure and (payment["details"] or {}).get("failure") != intent.failure:
         # Declined, but the intent lives on: the customer may try another card on it.
         details = {**(payment["details"] or {}), "failure": intent.failure}
-        payment = repo.update(tx.conn, str(payment["id"]), details=details)
+        payment = repo.update(tx.conn, payment, details=details)
         tx.emit("payment.declined", repo.view(payment))
     return payment, order
 
@@ -80,17 +80,14 @@ def card_start(tx: Tx, order: Order | None, args: CardStartArgs) -> Result:
 
 
 def _start(tx: Tx, order: Order, args: CardStartArgs, manual: bool) -> dict[str, Any]:
-    active = [p for p in repo.for_order(tx.conn, order.id) if p["method"] == Method.CARD and p["status"] in ACTIVE]
-    if active:
-        raise Conflict("a card payment is already in progress on this order", reason="payment_in_progress",
-                       payment_id=str(active[0]["id"]))
+    held, till_id = starting(tx, order, Method.CARD)
     settings = read_venue(tx.conn, tx.venue_id).settings
     if manual:
         if args.amount > MAX_HOLD:
             raise ValidationError("that hold is too large", field="amount", max=MAX_HOLD)
         surcharge = 0
     else:
-        check_amount(args.amount, due(tx, order))
+        check_amount(args.amount, due(tx, order, held))
         surcharge = fees(Method.CARD, args.amount + args.tip, fee_rates(settings),
                          decline_surcharge=args.decline_surcharge).surcharge
     payment = repo.insert(tx.conn, {
@@ -99,7 +96,7 @@ def _start(tx: Tx, order: Order, args: CardStartArgs, manual: bool) -> dict[str,
         "fee_declined": settings.fees_to_customer and args.decline_surcharge,
         "authorised": args.amount + args.tip if manual else 0,
         "provider_key": intent_key(str(args.payment_id)), "staff_id": tx.principal.staff_id,
-        "terminal_id": tx.principal.terminal_id, "till_id": terminal_till(tx),
+        "terminal_id": tx.principal.terminal_id, "till_id": till_id(),
         "details": {"present": args.present, "capture": args.capture, "currency": settings.currency},
     })
     tx.emit("payment.started", repo.view(payment))
@@ -113,7 +110,7 @@ def _started(tx: Tx, order: Order, outcome: Intent | FynloError) -> tuple[Any, O
         end_unless_in_doubt(tx, order, payment, outcome)
         return outcome, order
     details = {**(payment["details"] or {}), "client_secret": outcome.client_secret, "intent": outcome.id}
-    payment = repo.update(tx.conn, str(payment["id"]), details=details)
+    payment = repo.update(tx.conn, payment, details=details)
     payment, order = apply_intent(tx, order, payment, outcome)
     return _card_result(payment, order), order
 
@@ -139,7 +136,7 @@ def card_capture(tx: Tx, order: Order | None, args: CaptureArgs) -> Result:
         raise ValidationError("more than the card holds", field="amount", reason="exceeds_authorised",
                               authorised=payment["authorised"])
     check_amount(args.amount - args.tip, due(tx, order))
-    payment = repo.update(tx.conn, str(payment["id"]), amount=args.amount - args.tip, tip=args.tip)
+    payment = repo.update(tx.conn, payment, amount=args.amount - args.tip, tip=args.tip)
     intent_id, pid = payment["provider_ref"], str(payment["id"])
 
     async def capture(providers: Any) -> Intent:

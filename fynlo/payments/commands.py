@@ -19,8 +19,9 @@ from fynlo.orders.commands import Result, order_actor
 from fynlo.orders.model import Order, OrderStatus
 from fynlo.orders import repo as orders
 from fynlo.payments import repo
+from fynlo.payments.repo import Later
 from fynlo.payments.args import CashArgs, ListArgs, PaymentArgs, QuoteArgs, SplitEvenArgs
-from fynlo.payments.model import Method, Status, quote, round_cash
+from fynlo.payments.model import ACTIVE, Method, Status, quote, round_cash
 from fynlo.payments.settle import fee_rates, kick_drawer, move
 from fynlo.tills import ledger
 from fynlo.venues.commands import read_venue
@@ -36,9 +37,10 @@ def payable(order: Order | None) -> Order:
     return order
 
 
-def due(tx: Tx, order: Order) -> int:
-    """What the order still owes once its pending attempts (a card on the reader) are counted."""
-    return order.totals().total - order.paid - repo.held(tx.conn, order.id)
+def due(tx: Tx, order: Order, held: Later[int] | None = None) -> int:
+    """What the order still owes once its pending attempts (a card on the reader) are counted
+    (`held`, when the caller sent that read already)."""
+    return order.totals().total - order.paid - (held or repo.held_later(tx.conn, order.id))()
 
 
 def check_amount(amount: int, owed: int) -> None:
@@ -51,46 +53,83 @@ def check_amount(amount: int, owed: int) -> None:
 
 def existing(tx: Tx, args: PaymentArgs, method: Method, **same: Any) -> dict[str, Any] | None:
     """The payment this id already names, if it is the same attempt; another use is a conflict."""
-    row = repo.get(tx.conn, tx.venue_id, str(args.payment_id))
-    if row is None:
-        return None
-    mismatch = row["order_id"] != args.order_id or row["method"] != method or any(
-        row[k] != v for k, v in same.items())
-    if mismatch:
-        raise Conflict("this payment id is already another payment", reason="payment_exists",
-                       payment_id=str(args.payment_id))
-    return row
+    return existing_later(tx, args, method, **same)()
+
+
+def existing_later(tx: Tx, args: PaymentArgs, method: Method, **same: Any) -> Later[dict[str, Any] | None]:
+    """`existing`, its read sent now and checked when the returned call asks."""
+    sent = repo.get_later(tx.conn, tx.venue_id, str(args.payment_id))
+
+    def answer() -> dict[str, Any] | None:
+        row = sent()
+        if row is None:
+            return None
+        mismatch = row["order_id"] != args.order_id or row["method"] != method or any(
+            row[k] != v for k, v in same.items())
+        if mismatch:
+            raise Conflict("this payment id is already another payment", reason="payment_exists",
+                           payment_id=str(args.payment_id))
+        return row
+    return answer
 
 
 def till_for(tx: Tx, till_id: Any) -> dict[str, Any]:
     """The open till cash goes into or comes out of: the one named, else this terminal's."""
+    return till_for_later(tx, till_id)()
+
+
+def till_for_later(tx: Tx, till_id: Any) -> Later[dict[str, Any]]:
     if till_id is not None:
-        return ledger.lock_open_till(tx.conn, tx.venue_id, str(till_id))
-    till = ledger.open_till_for_terminal(tx.conn, tx.venue_id, tx.principal.terminal_id)
-    if till is None:
-        raise Conflict("no till is open on this terminal; open one (till.open) or name one", reason="no_open_till")
-    return till
+        return ledger.lock_open_till_later(tx.conn, tx.venue_id, str(till_id))
+    sent = ledger.open_till_for_terminal_later(tx.conn, tx.venue_id, tx.principal.terminal_id)
+
+    def answer() -> dict[str, Any]:
+        till = sent()
+        if till is None:
+            raise Conflict("no till is open on this terminal; open one (till.open) or name one",
+                           reason="no_open_till")
+        return till
+    return answer
 
 
-def terminal_till(tx: Tx) -> str | None:
-    """Card and QR payments count on this terminal's open till, if it has one (for its Z)."""
-    till = ledger.open_till_for_terminal(tx.conn, tx.venue_id, tx.principal.terminal_id)
-    return str(till["id"]) if till else None
+def starting(tx: Tx, order: Order, method: Method) -> tuple[Later[int], Later[str | None]]:
+    """What a card or QR attempt reads before it starts, sent together: that no attempt of its
+    method is active on the order (checked here), what pending attempts hold (for `due`), and
+    this terminal's open till, if it has one (the payment counts on it, for its Z)."""
+    payments = repo.for_order_later(tx.conn, order.id)
+    held = repo.held_later(tx.conn, order.id)
+    till = ledger.open_till_for_terminal_later(tx.conn, tx.venue_id, tx.principal.terminal_id)
+    active = [p for p in payments() if p["method"] == method and p["status"] in ACTIVE]
+    if active:
+        raise Conflict(_IN_PROGRESS[method], reason="payment_in_progress", payment_id=str(active[0]["id"]))
+
+    def till_id() -> str | None:
+        row = till()
+        return str(row["id"]) if row else None
+    return held, till_id
+
+
+_IN_PROGRESS = {Method.CARD: "a card payment is already in progress on this order",
+                Method.OPEN_BANKING: "a QR payment is already waiting on this order"}
 
 
 @write("payment.cash", CashArgs, actor=order_actor)
 def cash(tx: Tx, order: Order | None, args: CashArgs) -> Result:
     order = payable(order)
-    if existing(tx, args, Method.CASH, amount=args.amount, tendered=args.tendered, tip=args.tip) is not None:
+    # Three reads sent together: one wait for PostgreSQL, not three.
+    found = existing_later(tx, args, Method.CASH, amount=args.amount, tendered=args.tendered, tip=args.tip)
+    held = repo.held_later(tx.conn, order.id)
+    locked_till = till_for_later(tx, args.till_id)
+    if found() is not None:
         raise Conflict("this cash payment was already taken", reason="payment_exists")
-    owed = due(tx, order)
+    owed = due(tx, order, held)
     step = read_venue(tx.conn, tx.venue_id).settings.cash_rounding
     # With cash rounding, paying off the whole rounded balance settles the order.
     settles = step > 1 and args.amount == round_cash(owed, step) and owed > 0
     towards = owed if settles else args.amount
     check_amount(towards, owed)
     kept = args.amount + args.tip
-    till = till_for(tx, args.till_id)
+    till = locked_till()
     payment = repo.insert(tx.conn, {
         "id": str(args.payment_id), "venue_id": tx.venue_id, "order_id": order.id, "method": Method.CASH,
         "status": Status.PENDING, "amount": towards, "tip": args.tip, "tendered": args.tendered,

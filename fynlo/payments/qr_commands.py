@@ -21,8 +21,8 @@ from fynlo.orders.commands import Result, order_actor
 from fynlo.orders.model import Order
 from fynlo.payments import repo
 from fynlo.payments.args import QrStartArgs
-from fynlo.payments.commands import check_amount, due, existing, payable, terminal_till
-from fynlo.payments.model import ACTIVE, Method, Status, fees
+from fynlo.payments.commands import check_amount, due, existing, payable, starting
+from fynlo.payments.model import Method, Status, fees
 from fynlo.payments.openbanking import BankRequest
 from fynlo.payments.qr import qr_svg
 from fynlo.payments.settle import end_unless_in_doubt, fee_rates, now
@@ -60,12 +60,8 @@ def qr_start(tx: Tx, order: Order | None, args: QrStartArgs) -> Result:
 
 
 def _start(tx: Tx, order: Order, args: QrStartArgs) -> dict[str, Any]:
-    active = [p for p in repo.for_order(tx.conn, order.id)
-              if p["method"] == Method.OPEN_BANKING and p["status"] in ACTIVE]
-    if active:
-        raise Conflict("a QR payment is already waiting on this order", reason="payment_in_progress",
-                       payment_id=str(active[0]["id"]))
-    check_amount(args.amount, due(tx, order))
+    held, till_id = starting(tx, order, Method.OPEN_BANKING)
+    check_amount(args.amount, due(tx, order, held))
     settings = read_venue(tx.conn, tx.venue_id).settings
     surcharge = fees(Method.OPEN_BANKING, args.amount, fee_rates(settings),
                      decline_surcharge=args.decline_surcharge).surcharge
@@ -75,7 +71,7 @@ def _start(tx: Tx, order: Order, args: QrStartArgs) -> dict[str, Any]:
         "id": pid, "venue_id": tx.venue_id, "order_id": order.id, "method": Method.OPEN_BANKING,
         "status": Status.PENDING, "amount": args.amount, "surcharge": surcharge,
         "fee_declined": settings.fees_to_customer and args.decline_surcharge, "provider_key": f"fynlo-{pid}-request",
-        "staff_id": tx.principal.staff_id, "terminal_id": tx.principal.terminal_id, "till_id": terminal_till(tx),
+        "staff_id": tx.principal.staff_id, "terminal_id": tx.principal.terminal_id, "till_id": till_id(),
         "expires_at": now(tx) + timedelta(minutes=settings.qr_expiry_minutes), "details": {"reference": reference},
     })
     tx.emit("payment.started", repo.view(payment))
@@ -88,7 +84,7 @@ def _started(tx: Tx, order: Order, outcome: BankRequest | FynloError) -> tuple[A
     if isinstance(outcome, FynloError):
         end_unless_in_doubt(tx, order, payment, outcome)
         return outcome, order
-    payment = repo.update(tx.conn, str(payment["id"]), provider_ref=outcome.id,
+    payment = repo.update(tx.conn, payment, provider_ref=outcome.id,
                           details={**payment["details"], "qr_url": outcome.url})
     tx.emit("payment.qr_ready", repo.view(payment))
     return _result(payment, order), order

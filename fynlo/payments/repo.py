@@ -1,10 +1,17 @@
-"""Payments and refunds in PostgreSQL (rows as dicts; the order actor is their only writer)."""
+"""Payments and refunds in PostgreSQL (rows as dicts; the order actor is their only writer).
+
+A `…_later` function sends its statement and returns the call that reads the answer: a
+command sends what it will need together and waits for PostgreSQL once (fynlo/db/pool.py).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from psycopg.types.json import Jsonb
+
+T = TypeVar("T")
+Later = Callable[[], T]
 
 _COLUMNS = ("id", "venue_id", "order_id", "method", "status", "amount", "tip", "surcharge", "fee_declined",
             "authorised", "tendered", "change", "till_id", "provider_key", "details", "staff_id",
@@ -24,8 +31,13 @@ def insert(conn: Any, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def get(conn: Any, venue_id: str, payment_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+    return get_later(conn, venue_id, payment_id, lock=lock)()
+
+
+def get_later(conn: Any, venue_id: str, payment_id: str, *, lock: bool = False) -> Later[dict[str, Any] | None]:
+    """`get` without waiting: the statement goes now, the answer when the returned call asks."""
     sql = "SELECT * FROM payments WHERE id = %s AND venue_id = %s" + (" FOR UPDATE" if lock else "")
-    return conn.execute(sql, (payment_id, venue_id)).fetchone()
+    return conn.execute(sql, (payment_id, venue_id)).fetchone
 
 
 def by_provider_ref(conn: Any, method: str, ref: str) -> dict[str, Any] | None:
@@ -33,38 +45,61 @@ def by_provider_ref(conn: Any, method: str, ref: str) -> dict[str, Any] | None:
 
 
 def for_order(conn: Any, order_id: str) -> list[dict[str, Any]]:
-    return conn.execute("SELECT * FROM payments WHERE order_id = %s ORDER BY created_at, id", (order_id,)).fetchall()
+    return for_order_later(conn, order_id)()
 
 
-def update(conn: Any, payment_id: str, **changes: Any) -> dict[str, Any]:
-    if "details" in changes:
-        changes["details"] = Jsonb(changes["details"])
+def for_order_later(conn: Any, order_id: str) -> Later[list[dict[str, Any]]]:
+    return conn.execute("SELECT * FROM payments WHERE order_id = %s ORDER BY created_at, id", (order_id,)).fetchall
+
+
+def update(conn: Any, row: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """Change a payment; returns `row` with the changes, built here rather than read back
+    (no trigger touches a payment, so the stored row is exactly that)."""
+    stored = {k: Jsonb(v) if k == "details" else v for k, v in changes.items()}
     sets = ", ".join(f"{k} = %({k})s" for k in changes)
-    return conn.execute(f"UPDATE payments SET {sets} WHERE id = %(_id)s RETURNING *",
-                        {**changes, "_id": payment_id}).fetchone()
+    conn.execute(f"UPDATE payments SET {sets} WHERE id = %(_id)s", {**stored, "_id": row["id"]})
+    return {**row, **changes}
 
 
 def collected(conn: Any, order_id: str) -> tuple[int, int]:
     """(paid towards the order, refunded) over its succeeded payments."""
-    row = conn.execute(
+    return collected_later(conn, order_id)()
+
+
+def collected_later(conn: Any, order_id: str) -> Later[tuple[int, int]]:
+    sent = conn.execute(
         "SELECT coalesce(sum(amount), 0) AS paid, coalesce(sum(refunded), 0) AS refunded"
-        " FROM payments WHERE order_id = %s AND status = 'succeeded'", (order_id,)).fetchone()
-    return int(row["paid"]), int(row["refunded"])
+        " FROM payments WHERE order_id = %s AND status = 'succeeded'", (order_id,))
+
+    def answer() -> tuple[int, int]:
+        row = sent.fetchone()
+        return int(row["paid"]), int(row["refunded"])
+    return answer
 
 
 def held(conn: Any, order_id: str) -> int:
     """What pending attempts (a card on the reader, a QR on screen) may still bring in; a tab's
     hold is not counted: it covers whatever the tab comes to, and is captured for that."""
-    row = conn.execute(
+    return held_later(conn, order_id)()
+
+
+def held_later(conn: Any, order_id: str) -> Later[int]:
+    sent = conn.execute(
         "SELECT coalesce(sum(amount), 0) AS held FROM payments WHERE order_id = %s AND status = 'pending'"
-        " AND coalesce(details->>'capture', '') <> 'manual'", (order_id,)).fetchone()
-    return int(row["held"])
+        " AND coalesce(details->>'capture', '') <> 'manual'", (order_id,))
+    return lambda: int(sent.fetchone()["held"])
 
 
 def next_receipt_number(conn: Any, venue_id: str) -> int:
-    """Gap-free per venue: bumped under the venue row lock the transaction already holds."""
-    return conn.execute("UPDATE venues SET last_receipt = last_receipt + 1 WHERE id = %s RETURNING last_receipt",
-                        (venue_id,)).fetchone()["last_receipt"]
+    """The venue's next receipt number, gap-free: bumped under the venue row lock the
+    transaction already holds."""
+    return next_receipt_number_later(conn, venue_id)()
+
+
+def next_receipt_number_later(conn: Any, venue_id: str) -> Later[int]:
+    sent = conn.execute("UPDATE venues SET last_receipt = last_receipt + 1 WHERE id = %s RETURNING last_receipt",
+                        (venue_id,))
+    return lambda: int(sent.fetchone()["last_receipt"])
 
 
 def insert_refund(conn: Any, row: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ every terminal.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, Callable
 
 from fynlo.commands.unit import Tx
 from fynlo.orders.commands import commit
@@ -19,6 +19,7 @@ from fynlo.orders import repo as orders_repo
 from fynlo.orders.model import Order
 from fynlo.errors import ProviderUnavailable
 from fynlo.payments import repo
+from fynlo.payments.repo import Later
 from fynlo.payments.providers import never_reached
 from fynlo.payments.model import FeeRates, Method, Status, fees, may_move, order_payment_status
 from fynlo.printing.jobs import queue
@@ -34,9 +35,10 @@ def fee_rates(settings: VenueSettings) -> FeeRates:
                     settings.platform_fee_percent, settings.fees_to_customer)
 
 
-def refresh_order(tx: Tx, order: Order) -> tuple[dict[str, Any], Order]:
-    """The order with what its payments have collected and refunded; written if it changed."""
-    paid, refunded = repo.collected(tx.conn, order.id)
+def refresh_order(tx: Tx, order: Order, collected: Later[tuple[int, int]] | None = None) -> tuple[dict[str, Any], Order]:
+    """The order with what its payments have collected and refunded (`collected`, when the
+    caller sent that read already); written if it changed."""
+    paid, refunded = (collected or repo.collected_later(tx.conn, order.id))()
     status = order_payment_status(order.totals().total, paid, refunded)
     if paid == order.paid and status == order.payment_status:
         return order.view(), order
@@ -61,10 +63,12 @@ def move(tx: Tx, order: Order, payment: dict[str, Any], status: Status, **change
             changes.update(needs_review=True, review_reason=f"paid after the order was {order.status}")
     elif status in (Status.FAILED, Status.CANCELED, Status.EXPIRED):
         changes.setdefault("settled_at", now(tx))
-    payment = repo.update(tx.conn, str(payment["id"]), status=str(status), **changes)
+    payment = repo.update(tx.conn, payment, status=str(status), **changes)
     if status is Status.SUCCEEDED:
-        _, order = refresh_order(tx, order)
-        payment = print_receipt(tx, order, payment)   # the event carries the receipt number
+        collected = repo.collected_later(tx.conn, order.id)
+        receipt = receipt_later(tx, payment)            # all read at once, with the sums
+        _, order = refresh_order(tx, order, collected)
+        payment = receipt(order)                        # the event carries the receipt number
     tx.emit(_EVENTS[status], repo.view(payment))
     if payment["needs_review"]:
         tx.emit("payment.review", repo.view(payment))
@@ -94,26 +98,42 @@ def venue_header(tx: Tx) -> dict[str, Any]:
 
 
 def staff_name(tx: Tx, staff_id: Any) -> str | None:
+    return staff_name_later(tx, staff_id)()
+
+
+def staff_name_later(tx: Tx, staff_id: Any) -> Later[str | None]:
     if staff_id is None:
-        return None
-    row = tx.conn.execute("SELECT name FROM staff WHERE id = %s", (staff_id,)).fetchone()
-    return row["name"] if row else None
+        return lambda: None
+    sent = tx.conn.execute("SELECT name FROM staff WHERE id = %s", (staff_id,))
+
+    def answer() -> str | None:
+        row = sent.fetchone()
+        return row["name"] if row else None
+    return answer
 
 
-def print_receipt(tx: Tx, order: Order, payment: dict[str, Any]) -> dict[str, Any]:
+def receipt_later(tx: Tx, payment: dict[str, Any]) -> Callable[[Order], dict[str, Any]]:
     """A receipt for a succeeded payment: the order, every payment on it so far, and the
-    venue's next receipt number (gap-free: taken in this transaction, under the venue lock)."""
-    number = repo.next_receipt_number(tx.conn, tx.venue_id)
-    payment = repo.update(tx.conn, str(payment["id"]), receipt_number=number)
-    paid = [p for p in repo.for_order(tx.conn, order.id) if p["status"] == Status.SUCCEEDED]
-    document = {
-        "venue": venue_header(tx), "order": order.view(), "table": table_name(tx, order),
-        "receipt_number": number, "issued_at": now(tx).isoformat(), "staff": staff_name(tx, payment["staff_id"]),
-        "payments": [_receipt_line(p) for p in paid],
-    }
-    queue(tx, key=f"receipt/{payment['id']}", kind="receipt", station=RECEIPT_STATION, order_id=order.id,
-          document=document)
-    return payment
+    venue's next receipt number (gap-free: taken in this transaction, under the venue lock).
+
+    What it reads is sent now; call what this returns with the order to print the receipt
+    (and get the payment with its number)."""
+    number = repo.next_receipt_number_later(tx.conn, tx.venue_id)
+    payments = repo.for_order_later(tx.conn, str(payment["order_id"]))
+    staff = staff_name_later(tx, payment["staff_id"])
+
+    def printed(order: Order) -> dict[str, Any]:
+        numbered = repo.update(tx.conn, payment, receipt_number=number())
+        paid = [p for p in payments() if p["status"] == Status.SUCCEEDED]
+        document = {
+            "venue": venue_header(tx), "order": order.view(), "table": table_name(tx, order),
+            "receipt_number": numbered["receipt_number"], "issued_at": now(tx).isoformat(), "staff": staff(),
+            "payments": [_receipt_line(p) for p in paid],
+        }
+        queue(tx, key=f"receipt/{payment['id']}", kind="receipt", station=RECEIPT_STATION, order_id=order.id,
+              document=document)
+        return numbered
+    return printed
 
 
 def _receipt_line(p: dict[str, Any]) -> dict[str, Any]:

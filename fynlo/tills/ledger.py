@@ -27,7 +27,9 @@ __all__ = [
     "append",
     "expected_cash",
     "lock_open_till",
+    "lock_open_till_later",
     "open_till_for_terminal",
+    "open_till_for_terminal_later",
     "sign_ok",
     "take_cash",
 ]
@@ -66,13 +68,21 @@ def lock_open_till(conn: Any, venue_id: str, till_id: str) -> dict[str, Any]:
         NotFound: no till of this venue has that id.
         Conflict: (`reason: till_not_open`) the till is closed.
     """
-    till = conn.execute("SELECT * FROM tills WHERE id = %s AND venue_id = %s FOR UPDATE",
-                        (till_id, venue_id)).fetchone()
-    if till is None:
-        raise NotFound("no such till", till_id=str(till_id))
-    if till["status"] != "open":
-        raise Conflict("the till is not open", reason="till_not_open", till_id=str(till_id))
-    return dict(till)
+    return lock_open_till_later(conn, venue_id, till_id)()
+
+
+def lock_open_till_later(conn: Any, venue_id: str, till_id: str) -> Callable[[], dict[str, Any]]:
+    """`lock_open_till`, its statement sent now and its answer checked when the returned call asks."""
+    sent = conn.execute("SELECT * FROM tills WHERE id = %s AND venue_id = %s FOR UPDATE", (till_id, venue_id))
+
+    def answer() -> dict[str, Any]:
+        till = sent.fetchone()
+        if till is None:
+            raise NotFound("no such till", till_id=str(till_id))
+        if till["status"] != "open":
+            raise Conflict("the till is not open", reason="till_not_open", till_id=str(till_id))
+        return dict(till)
+    return answer
 
 
 def open_till_for_terminal(conn: Any, venue_id: str, terminal_id: str | None) -> dict[str, Any] | None:
@@ -81,14 +91,24 @@ def open_till_for_terminal(conn: Any, venue_id: str, terminal_id: str | None) ->
     A till records the terminal that opened it. Should one terminal have opened tills on two
     drawers, the one opened last is taken. The dashboard (no terminal) has no till.
     """
+    return open_till_for_terminal_later(conn, venue_id, terminal_id)()
+
+
+def open_till_for_terminal_later(conn: Any, venue_id: str,
+                                 terminal_id: str | None) -> Callable[[], dict[str, Any] | None]:
+    """`open_till_for_terminal`, its statement sent now and read when the returned call asks."""
     if terminal_id is None:
-        return None
-    till = conn.execute(
+        return lambda: None
+    sent = conn.execute(
         "SELECT * FROM tills WHERE venue_id = %s AND terminal_id = %s AND status = 'open'"
         " ORDER BY opened_at DESC, id LIMIT 1 FOR UPDATE",
         (venue_id, terminal_id),
-    ).fetchone()
-    return None if till is None else dict(till)
+    )
+
+    def answer() -> dict[str, Any] | None:
+        till = sent.fetchone()
+        return None if till is None else dict(till)
+    return answer
 
 
 def append(conn: Any, venue_id: str, till_id: str, kind: str, amount: int, *, payment_id: str | None = None,
