@@ -127,9 +127,11 @@ class Tx:
         emitted, with the venue's next gap-free seqs (under the venue row lock to commit)."""
         self._emitted.append((name, data))
 
-    def start(self) -> dict[str, Any] | None:
-        """Read, in one round trip with BEGIN, the reply already stored for this command id
-        (returned, or None) and what the rest of the transaction would read again.
+    def start(self) -> Callable[[], dict[str, Any] | None]:
+        """Send the read, with BEGIN, of the reply already stored for this command id and of
+        what the rest of the transaction would read again; the call this returns reads it and
+        answers the stored reply, or None. What the caller sends in between (an actor's
+        state) shares its round trip.
 
         Then arrange for `begin` to run before the command's first write. A command run again
         because the venue changed under its first try takes the venue row first instead, so
@@ -138,13 +140,17 @@ class Tx:
         """
         if self.conn.attempt > 1:
             self.begin()
-        row = self.conn.execute(_START, (self.command.id, self.venue_id)).fetchone()
-        if row is not None:  # the venue's row too, for `read_venue` (fynlo/venues/commands.py)
-            venue_row = {"id": row["venue_id"], "name": row["venue_name"], "settings": row["venue_settings"],
-                         "version": row["version"]}
-            self.conn.memo.update({"now": row["now"], "venue_row": venue_row, **{k: row[k] for k in _VERSIONS}})
-        self.conn.before_write = self.begin
-        return None if row is None or row["name"] is None else _replay(row, self.command)
+        sent = self.conn.execute(_START, (self.command.id, self.venue_id))
+
+        def stored() -> dict[str, Any] | None:
+            row = sent.fetchone()
+            if row is not None:  # the venue's row too, for `read_venue` (fynlo/venues/commands.py)
+                venue_row = {"id": row["venue_id"], "name": row["venue_name"], "settings": row["venue_settings"],
+                             "version": row["version"]}
+                self.conn.memo.update({"now": row["now"], "venue_row": venue_row, **{k: row[k] for k in _VERSIONS}})
+            self.conn.before_write = self.begin
+            return None if row is None or row["name"] is None else _replay(row, self.command)
+        return stored
 
     def begin(self) -> None:
         """Lock the venue row, before the command writes or locks anything else, and refuse to
@@ -230,14 +236,15 @@ def stored_reply(conn: Any, venue_id: str, command: Command) -> dict[str, Any] |
     return None if row is None else _replay(row, command)
 
 
-def run_unit(tx: Tx, body: Callable[[Tx], Any]) -> Outcome:
+def run_unit(tx: Tx, body: Callable[[Tx], Any], started: Callable[[], dict[str, Any] | None] | None = None) -> Outcome:
     """Run `body` and record its reply, unless this command id was seen before.
 
-    A body that returns an `OutsideCall` or a `FynloError` commits what it wrote but records
-    no reply: the command is not finished (the call comes next) or it failed in a way worth
-    keeping (a declined card is a failed payment), and the same id may be sent again.
+    `started` is `tx.start()` when the caller sent it already. A body that returns an
+    `OutsideCall` or a `FynloError` commits what it wrote but records no reply: the command is
+    not finished (the call comes next) or it failed in a way worth keeping (a declined card is
+    a failed payment), and the same id may be sent again.
     """
-    previous = tx.start()
+    previous = (started or tx.start())()
     if previous is not None:
         return Outcome(previous, [], True)
     result = body(tx)

@@ -6,7 +6,7 @@ Every query names the venue: another venue's ids read as nothing.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from fynlo.menu.catalogue import lock_venue, read_rows
 
@@ -42,18 +42,29 @@ def table_for_order(conn: Any, venue_id: str, table_id: str) -> dict[str, Any] |
     call, in the same transaction. The venue row is locked first, as every floor edit does;
     both statements are sent before either answer is read (one round trip when pipelined).
     """
+    return table_for_order_later(conn, venue_id, table_id)()
+
+
+def table_for_order_later(conn: Any, venue_id: str, table_id: str) -> Callable[[], Row | None]:
+    """`table_for_order` without waiting: the locks are sent now, and the call this returns
+    reads the table. A check sent after it (the open orders on the table) runs once the lock
+    is held, so it may go in the same round trip."""
     try:
         table_id = str(uuid.UUID(str(table_id)))
     except ValueError:
-        return None
+        return lambda: None
     held = lock_venue(conn, venue_id)
-    row = conn.execute(
+    sent = conn.execute(
         "SELECT t.id, t.name, t.seats, t.area_id, a.name AS area"
         "  FROM floor_tables t JOIN floor_areas a ON a.id = t.area_id AND a.venue_id = t.venue_id"
         " WHERE t.id = %s AND t.venue_id = %s AND t.active FOR UPDATE OF t",
         (table_id, venue_id),
-    ).fetchone()
-    held()
-    if row is None:
-        return None
-    return {**row, "id": str(row["id"]), "area_id": str(row["area_id"])}
+    )
+
+    def answer() -> Row | None:
+        row = sent.fetchone()
+        held()
+        if row is None:
+            return None
+        return {**row, "id": str(row["id"]), "area_id": str(row["area_id"])}
+    return answer

@@ -14,7 +14,7 @@ from fynlo.auth.principal import Principal, Role
 from fynlo.commands.spec import write
 from fynlo.commands.unit import Tx
 from fynlo.errors import Conflict, NotFound
-from fynlo.floor.repo import table_for_order
+from fynlo.floor.repo import table_for_order_later
 from fynlo.menu.model import choose_modifiers
 from fynlo.menu.repo import item_for_order
 from fynlo.menu.stock import return_stock, take_stock
@@ -59,12 +59,15 @@ def commit(tx: Tx, old: Order | None, new: Order, event: str) -> Result:
 
 
 def _table(tx: Tx, table_id: str, order_id: str) -> str:
-    """The table, locked; one open order per table unless the venue allows several checks."""
-    table = table_for_order(tx.conn, tx.venue_id, table_id)
+    """The table, locked; one open order per table unless the venue allows several checks.
+    The open orders are read after the lock is taken, in the same round trip."""
+    locked = table_for_order_later(tx.conn, tx.venue_id, table_id)
+    on_table = repo.open_on_table_later(tx.conn, tx.venue_id, table_id)
+    table = locked()
     if table is None:
         raise NotFound("no such table", table=table_id)
     venue = read_venue(tx.conn, tx.venue_id)
-    others = [o for o in repo.open_on_table(tx.conn, tx.venue_id, table_id) if o != order_id]
+    others = [o for o in on_table() if o != order_id]
     if others and not venue.settings.allow_multiple_checks:
         raise Conflict("the table already has an open order", reason="table_occupied", order_id=others[0])
     return str(table["id"])

@@ -92,6 +92,8 @@ class EntityActor:
         new_state: list[Any] = []
 
         def work(conn: Any) -> Outcome:
+            tx = Tx(conn, runtime.venue_id, env.principal, env.command, runtime.lease_owner, runtime.settings)
+            started = tx.start()  # answered in the loader's round trip
             state = self.state if self._loaded else self._load(conn, runtime.venue_id, self._entity_id)
 
             def body(tx: Tx) -> Any:
@@ -106,8 +108,7 @@ class EntityActor:
 
             new_state.clear()
             new_state.append(state)  # what stands if the command turns out to be a replay
-            tx = Tx(conn, runtime.venue_id, env.principal, env.command, runtime.lease_owner, runtime.settings)
-            return run_unit(tx, body)
+            return run_unit(tx, body, started)
 
         try:
             try:
