@@ -1,9 +1,9 @@
 """A terminal as the server sees it: one WebSocket on /ws/terminal, spoken exactly as the iOS
 app speaks it (CONTRACT.md, "WebSocket /ws/terminal").
 
-One background task reads the socket and routes each frame: a `reply` to the `command()` call
-waiting on its id, an `event` into the event log (which checks seqs are gap-free and
-increasing), an `auth` answer to `auth()`. What the contract does not allow is recorded in
+One background task reads the socket (sim/websocket.py) and routes each frame: a `reply` to the
+`command()` call waiting on its id, an `event` into the event log (which checks seqs are
+gap-free and increasing), an `auth` answer to `auth()`. What the contract does not allow is recorded in
 `anomalies`, not raised: under load the simulator must keep measuring and report it all.
 """
 
@@ -16,13 +16,12 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, AsyncIterator, Callable
 
 import trio
-from trio_websocket import (ConnectionClosed, ConnectionRejected, HandshakeError, WebSocketConnection,
-                            open_websocket_url)
 
 from fynlo.wire import encode, ws_url
 from sim.errors import CommandFailed, HandshakeRefused, ServerUnreachable, TerminalClosed
 from sim.events import Anomaly, EventLog, OnEvent
 from sim.replies import CommandTiming, PendingReplies
+from sim.websocket import ClientSocket, Closed, Rejected, Unreachable
 
 __all__ = ["CommandTiming", "TerminalClient", "ws_url"]
 
@@ -70,13 +69,14 @@ class SharedDecoder:
 class TerminalClient:
     """A connected, welcomed terminal. Make one with `TerminalClient.connect(...)`."""
 
-    def __init__(self, ws: WebSocketConnection, log: EventLog,
+    def __init__(self, ws: ClientSocket, log: EventLog,
                  decode: Callable[[str | bytes], Frame | None] = _decode) -> None:
         self._ws = ws
         self._log = log
         self._decode = decode
         self._pending = PendingReplies()
         self._auth_lock = trio.Lock()
+        self._backlog: list[str] = []  # frames read with the welcome, routed first
         self.venue_id = ""
         self.welcome_seq = 0
         self.server_time = ""
@@ -116,13 +116,11 @@ class TerminalClient:
     @classmethod
     @asynccontextmanager
     async def connect(cls, base_url: str, token: str, *, terminal_id: str | None = None,
-                      last_seq: int | None = None, max_queue: int = 10000, keep_events: bool = True,
+                      last_seq: int | None = None, keep_events: bool = True,
                       on_event: OnEvent | None = None, timeout: float = 10.0, path: str = "/ws/terminal",
                       decoder: SharedDecoder | None = None) -> AsyncIterator[TerminalClient]:
         """Open /ws/terminal, say hello, wait for welcome, and read in the background until exit.
 
-        `max_queue` bounds the frames buffered between the socket and the reader; past it the
-        socket is not read, so TCP pushes back on the server as a slow iOS device would.
         `keep_events=False` keeps only counts and anomalies (a long load run would otherwise
         hold every venue payload once per terminal); `on_event(event, perf_counter_at)` still
         sees every event. Terminals given one `decoder` decode each event frame once between
@@ -137,13 +135,12 @@ class TerminalClient:
         """
         async with AsyncExitStack() as stack:
             try:
-                ws = await stack.enter_async_context(
-                    open_websocket_url(ws_url(base_url, path), message_queue_size=max_queue, connect_timeout=timeout))
-            except ConnectionRejected as exc:
-                raise HandshakeRefused(exc.status_code, (exc.body or b"").decode(errors="replace")) from None
-            except HandshakeError as exc:
-                cause = exc.__cause__ or exc  # trio-websocket wraps the OSError that says why
-                raise ServerUnreachable(f"cannot open {ws_url(base_url, path)}: {cause}") from exc
+                ws = await ClientSocket.open(ws_url(base_url, path), timeout)
+            except Rejected as exc:
+                raise HandshakeRefused(exc.status, exc.body.decode(errors="replace")) from None
+            except Unreachable as exc:
+                raise ServerUnreachable(str(exc)) from exc
+            stack.push_async_callback(ws.aclose)
             client = cls(ws, EventLog(keep_events=keep_events, on_event=on_event), decoder or _decode)
             await client._handshake(token, terminal_id, last_seq, timeout)
             try:
@@ -160,11 +157,11 @@ class TerminalClient:
         hello = {"type": "hello", "token": token, "terminal_id": terminal_id, "last_seq": last_seq}
         with trio.fail_after(timeout):
             try:
-                await self._ws.send_message(encode(hello))
-                raw = await self._ws.get_message()
-            except ConnectionClosed as exc:
-                code, reason = (exc.reason.code, exc.reason.reason) if exc.reason else (None, None)
-                raise HandshakeRefused(code, reason or "closed without a reason") from None
+                await self._ws.send(encode(hello))
+                first = await self._ws.receive()
+            except Closed as exc:
+                raise HandshakeRefused(exc.code, exc.reason or "closed without a reason") from None
+        raw, self._backlog = first[0], first[1:]  # what came with the welcome: the replay's start
         frame = _decode(raw)
         if frame is None or frame.get("type") != "welcome":
             raise HandshakeRefused(None, f"expected a welcome frame, got {str(raw)[:200]}")
@@ -175,13 +172,15 @@ class TerminalClient:
         self._log.start(frame["seq"] if last_seq is None else min(last_seq, frame["seq"]))
 
     async def _read(self) -> None:
+        batch, self._backlog = self._backlog, []
         try:
             while True:
-                raw = await self._ws.get_message()
-                self._route(raw, time.perf_counter())
-        except ConnectionClosed as exc:
-            reason = exc.reason
-            self._log.close(reason.code if reason else None, reason.reason if reason else None)
+                at = time.perf_counter()
+                for raw in batch:
+                    self._route(raw, at)
+                batch = await self._ws.receive()
+        except Closed as exc:
+            self._log.close(exc.code, exc.reason)
             self._pending.fail_all()
 
     def _route(self, raw: str | bytes, at: float) -> None:
@@ -214,9 +213,9 @@ class TerminalClient:
         frame = {"type": "command", "id": command_id, "name": name, "args": args or {}}
         try:
             with trio.fail_after(timeout):
-                await self._ws.send_message(encode(frame))
+                await self._ws.send(encode(frame))
                 reply, timing.acked = await recv.receive()
-        except (ConnectionClosed, trio.EndOfChannel):
+        except (Closed, trio.EndOfChannel):
             raise TerminalClosed(self.close_code, self.close_reason) from None
         finally:
             self._pending.forget(command_id, send)
@@ -243,11 +242,11 @@ class TerminalClient:
             raise CommandFailed(reply.get("error") or {})
         return reply.get("result")
 
-    async def send_raw(self, text: str | bytes) -> None:
+    async def send_raw(self, text: str) -> None:
         """Send a frame exactly as given: for tests of what the server does with bad input."""
         try:
-            await self._ws.send_message(text)
-        except ConnectionClosed:
+            await self._ws.send(text)
+        except Closed:
             raise TerminalClosed(self.close_code, self.close_reason) from None
 
     async def auth(self, token: str, *, timeout: float = 10.0) -> Frame:
