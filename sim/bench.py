@@ -9,7 +9,9 @@
    postgresql://postgres@127.0.0.1:5432/postgres), migrated and seeded with the demo venue by
    bench/seed.py, run as a process of its own: setup goes through the project's code, the
    measured path does not.
-2. `python -m fynlo serve` as a separate process on a free port (its log in bench/results/).
+2. `python -m fynlo serve` as a separate process on a free port (its log in bench/results/),
+   and beside it the Stripe fake and the simulated bank in a process of their own
+   (sim/providers.py), so that their HTTP work does not share the terminals' event loop.
 3. Over the wire, as the demo owner: a "Function room" when the demo floor is too small for
    every server to have a section of `--tables-per-terminal` tables; one device registered
    per terminal, each signed in with a demo server's PIN, so every socket is its own terminal
@@ -61,13 +63,12 @@ import psycopg
 import trio
 from psycopg import sql
 
-from sim.bank import SimBank, open_sim_bank
 from sim.dinner import TAKEAWAY_SHARE, DinnerMix
 from sim.errors import SimError
 from sim.floor import default_pool_size, measure_floor
 from sim.http import command, login, pin_login, register_terminal
 from sim.paying import Customers
-from sim.stripe_fake import StripeFake, open_stripe_fake
+from sim.providers import providers_process
 from sim.terminals import DEMO_EMAIL, DEMO_PASSWORD, Fleet, Session
 
 __all__ = ["GOALS", "main", "run_bench"]
@@ -126,14 +127,6 @@ def server_env(url: str, port: int, var_dir: Path) -> dict[str, str]:
     return {**os.environ, "FYNLO_DATABASE_URL": url, "FYNLO_PORT": str(port), "FYNLO_HOST": "127.0.0.1",
             "FYNLO_SECRET_KEY": secrets.token_urlsafe(32), "FYNLO_VAR_DIR": str(var_dir),
             "FYNLO_INSTANCE_NAME": f"bench-{port}"}
-
-
-def provider_env(stripe: StripeFake, bank: SimBank) -> dict[str, str]:
-    """The server's settings for the loopback Stripe fake and the simulated bank: the guests pay
-    by card and QR as well as cash."""
-    return {"FYNLO_STRIPE_SECRET_KEY": stripe.secret_key, "FYNLO_STRIPE_WEBHOOK_SECRET": stripe.webhook_secret,
-            "FYNLO_STRIPE_API_BASE": stripe.url, "FYNLO_BANK_API_BASE": bank.url, "FYNLO_BANK_API_KEY": bank.api_key,
-            "FYNLO_BANK_WEBHOOK_SECRET": bank.webhook_secret}
 
 
 def seed_database(env: dict[str, str]) -> None:
@@ -361,20 +354,17 @@ async def run_bench(*, terminals: int = 50, duration: float = 60.0, rate: float 
         say(f"database {psycopg.conninfo.conninfo_to_dict(url)['dbname']}: migrating and seeding the demo venue")
         await trio.to_thread.run_sync(seed_database, env)
         async with (
-            open_stripe_fake() as stripe, open_sim_bank() as bank,
-            server_process({**env, **provider_env(stripe, bank)}, out.parent / "server.log",
-                           server_command) as (server, pid),
+            providers_process(f"http://127.0.0.1:{port}") as (providers, present_card),
+            server_process({**env, **providers}, out.parent / "server.log", server_command) as (server, pid),
             trio.open_nursery() as nursery,
         ):
-            stripe.webhook_url = f"{server}/api/v1/webhooks/stripe"
-            bank.callback_url = f"{server}/api/v1/webhooks/openbanking"
             watch = ProcessWatch(pid)
             nursery.start_soon(watch.run)
             say(f"server pid {pid} at {server}; signing in {terminals} terminals")
             sessions = await set_up_venue(server, terminals, tables_per_terminal)
             rss_setup_kb = watch.peak_kb
             async with Fleet.connect(server, sessions) as fleet:
-                mix = DinnerMix(takeaway_share, customers=Customers(card=stripe.customer_pays, qr=True))
+                mix = DinnerMix(takeaway_share, customers=Customers(card=present_card, qr=True))
                 await mix.prepare(fleet.clients[0])
                 say(f"dinner_rush: {terminals} terminals × {rate:g} commands/s for {duration:g} s")
                 idle_busy = await busy_before()

@@ -11,6 +11,7 @@ import trio
 
 from fynlo.db import Database
 from sim.bank import SimBank
+from sim.providers import provider_env
 from sim.stripe_fake import StripeFake
 from tests.payment_kit import Cashier, point_callbacks, providers, rows
 from tests.support import VenueKit, new_id, server_process
@@ -26,11 +27,9 @@ async def fakes() -> AsyncIterator[tuple[StripeFake, SimBank]]:
         yield both
 
 
-def provider_env(stripe: StripeFake, bank: SimBank) -> dict[str, str]:
-    return {"FYNLO_STRIPE_SECRET_KEY": stripe.secret_key, "FYNLO_STRIPE_WEBHOOK_SECRET": stripe.webhook_secret,
-            "FYNLO_STRIPE_API_BASE": stripe.url, "FYNLO_BANK_API_BASE": bank.url, "FYNLO_BANK_API_KEY": bank.api_key,
-            "FYNLO_BANK_WEBHOOK_SECRET": bank.webhook_secret, "FYNLO_PROVIDER_TIMEOUT": "30",
-            "FYNLO_LEASE_TTL": "2", "FYNLO_LEASE_RENEW": "0.5"}
+def server_env(stripe: StripeFake, bank: SimBank) -> dict[str, str]:
+    return {**provider_env(stripe, bank), "FYNLO_PROVIDER_TIMEOUT": "30", "FYNLO_LEASE_TTL": "2",
+            "FYNLO_LEASE_RENEW": "0.5"}
 
 
 async def wait_for(predicate: Any, timeout: float = 10.0) -> None:
@@ -52,7 +51,7 @@ async def retry_until_ok(base: str, token: str, name: str, args: dict[str, Any],
 async def test_killed_between_stripe_success_and_our_commit(database_url: str, db: Database, venue: VenueKit,
                                                             fakes: tuple[StripeFake, SimBank]) -> None:
     stripe, bank = fakes
-    env = provider_env(stripe, bank)
+    env = server_env(stripe, bank)
     token = venue.token("staff")
     async with server_process(database_url, instance="pay-a", env=env) as (a_base, a_proc):
         c = Cashier(a_base, venue)
@@ -93,7 +92,7 @@ async def test_killed_between_stripe_success_and_our_commit(database_url: str, d
 async def test_a_webhook_sent_while_the_server_was_down_is_applied_once_on_redelivery(
         database_url: str, db: Database, venue: VenueKit, fakes: tuple[StripeFake, SimBank]) -> None:
     stripe, bank = fakes
-    env = provider_env(stripe, bank)
+    env = server_env(stripe, bank)
     token = venue.token("staff")
     async with server_process(database_url, instance="hook-a", env=env) as (a_base, a_proc):
         c = Cashier(a_base, venue)
