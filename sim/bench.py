@@ -64,6 +64,7 @@ import trio
 from psycopg import sql
 
 from sim.dinner import TAKEAWAY_SHARE, DinnerMix
+from sim.child import stop
 from sim.errors import SimError
 from sim.floor import default_pool_size, measure_floor
 from sim.http import command, login, pin_login, register_terminal
@@ -161,14 +162,7 @@ async def server_process(env: dict[str, str], log_path: Path,
                         await trio.sleep(0.1)
             yield base, proc.pid
         finally:
-            with trio.CancelScope(shield=True):
-                if proc.returncode is None:
-                    proc.terminate()
-                    with trio.move_on_after(10):
-                        await proc.wait()
-                if proc.returncode is None:
-                    proc.kill()
-                    await proc.wait()
+            await stop(proc, 10)
 
 
 # ---------------------------------------------------------------- watching the server process

@@ -21,7 +21,7 @@ from fynlo.wire import encode, ws_url
 from sim.errors import CommandFailed, HandshakeRefused, ServerUnreachable, TerminalClosed
 from sim.events import Anomaly, EventLog, OnEvent
 from sim.replies import CommandTiming, PendingReplies
-from sim.websocket import ClientSocket, Closed, Rejected, Unreachable
+from sim.websocket import ClientSocket
 
 __all__ = ["CommandTiming", "TerminalClient", "ws_url"]
 
@@ -134,12 +134,7 @@ class TerminalClient:
         Cancellation: safe; the socket is closed on the way out.
         """
         async with AsyncExitStack() as stack:
-            try:
-                ws = await ClientSocket.open(ws_url(base_url, path), timeout)
-            except Rejected as exc:
-                raise HandshakeRefused(exc.status, exc.body.decode(errors="replace")) from None
-            except Unreachable as exc:
-                raise ServerUnreachable(str(exc)) from exc
+            ws = await ClientSocket.open(ws_url(base_url, path), timeout)
             stack.push_async_callback(ws.aclose)
             client = cls(ws, EventLog(keep_events=keep_events, on_event=on_event), decoder or _decode)
             await client._handshake(token, terminal_id, last_seq, timeout)
@@ -159,7 +154,7 @@ class TerminalClient:
             try:
                 await self._ws.send(encode(hello))
                 first = await self._ws.receive()
-            except Closed as exc:
+            except TerminalClosed as exc:
                 raise HandshakeRefused(exc.code, exc.reason or "closed without a reason") from None
         raw, self._backlog = first[0], first[1:]  # what came with the welcome: the replay's start
         frame = _decode(raw)
@@ -179,7 +174,7 @@ class TerminalClient:
                 for raw in batch:
                     self._route(raw, at)
                 batch = await self._ws.receive()
-        except Closed as exc:
+        except TerminalClosed as exc:
             self._log.close(exc.code, exc.reason)
             self._pending.fail_all()
 
@@ -215,7 +210,7 @@ class TerminalClient:
             with trio.fail_after(timeout):
                 await self._ws.send(encode(frame))
                 reply, timing.acked = await recv.receive()
-        except (Closed, trio.EndOfChannel):
+        except (TerminalClosed, trio.EndOfChannel):
             raise TerminalClosed(self.close_code, self.close_reason) from None
         finally:
             self._pending.forget(command_id, send)
@@ -246,7 +241,7 @@ class TerminalClient:
         """Send a frame exactly as given: for tests of what the server does with bad input."""
         try:
             await self._ws.send(text)
-        except Closed:
+        except TerminalClosed:
             raise TerminalClosed(self.close_code, self.close_reason) from None
 
     async def auth(self, token: str, *, timeout: float = 10.0) -> Frame:

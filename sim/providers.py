@@ -22,6 +22,7 @@ import httpx
 import trio
 
 from sim.bank import SimBank, open_sim_bank
+from sim.child import stop
 from sim.stripe_fake import StripeFake, open_stripe_fake
 
 __all__ = ["provider_env", "providers_process"]
@@ -79,13 +80,7 @@ async def providers_process(server: str) -> AsyncIterator[tuple[dict[str, str], 
                 (await guests.post(PRESENT + intent_id)).raise_for_status()
             yield ready["env"], present
     finally:
-        with trio.CancelScope(shield=True):
-            proc.terminate()
-            with trio.move_on_after(5):
-                await proc.wait()
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+        await stop(proc, 5)
 
 
 def main() -> None:

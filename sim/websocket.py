@@ -19,32 +19,12 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.events import (AcceptConnection, CloseConnection, Ping, RejectConnection, RejectData, Request,
                             TextMessage)
 
-__all__ = ["ClientSocket", "Closed", "Rejected", "Unreachable"]
+from sim.errors import HandshakeRefused, ServerUnreachable, TerminalClosed
+
+__all__ = ["ClientSocket"]
 
 _READ = 256 * 1024
 _CLOSE_WAIT_S = 1.0
-
-
-class Closed(Exception):
-    """The socket closed: by the server (its close code and reason) or under us (1006)."""
-
-    def __init__(self, code: int | None, reason: str | None) -> None:
-        super().__init__(f"closed ({code}): {reason}")
-        self.code = code
-        self.reason = reason
-
-
-class Rejected(Exception):
-    """The server answered the upgrade with an HTTP status other than 101."""
-
-    def __init__(self, status: int, body: bytes) -> None:
-        super().__init__(f"upgrade refused with HTTP {status}")
-        self.status = status
-        self.body = body
-
-
-class Unreachable(Exception):
-    """No connection could be made (nothing listening, a reset, a timeout)."""
 
 
 class ClientSocket:
@@ -56,15 +36,15 @@ class ClientSocket:
         self._send_lock = trio.Lock()
         self._ready: deque[str] = deque()  # whole messages read but not yet taken
         self._partial: list[str] = []      # the fragments of a message still arriving
-        self._closed: Closed | None = None
+        self._closed: TerminalClosed | None = None
 
     @classmethod
     async def open(cls, url: str, timeout: float = 10.0) -> ClientSocket:
         """Connect and upgrade.
 
         Raises:
-            Rejected: the server refused the upgrade. Unreachable: no connection (or no
-            answer to the upgrade within `timeout`).
+            HandshakeRefused: the server refused the upgrade (its HTTP status and body).
+            ServerUnreachable: no connection, or no answer to the upgrade within `timeout`.
         """
         parts = urlsplit(url)
         secure = parts.scheme == "wss"
@@ -78,9 +58,13 @@ class ClientSocket:
                 else:
                     stream = await trio.open_tcp_stream(host, port)
                 sock = cls(stream, WSConnection(ConnectionType.CLIENT))
-                await sock._upgrade(f"{host}:{port}", target)
+                try:
+                    await sock._upgrade(f"{host}:{port}", target)
+                except BaseException:
+                    await trio.aclose_forcefully(stream)
+                    raise
         except (OSError, trio.BrokenResourceError, trio.TooSlowError) as exc:
-            raise Unreachable(f"cannot open {url}: {exc!r}") from exc
+            raise ServerUnreachable(f"cannot open {url}: {exc!r}") from exc
         return sock
 
     async def _upgrade(self, host: str, target: str) -> None:
@@ -98,14 +82,14 @@ class ClientSocket:
                 if isinstance(event, RejectConnection):
                     status = event.status_code
                     if not event.has_body:
-                        raise Rejected(status, b"")
+                        raise HandshakeRefused(status, "")
                 elif isinstance(event, RejectData):
                     body += event.data
                     if event.body_finished:
-                        raise Rejected(status, bytes(body))
+                        raise HandshakeRefused(status, body.decode(errors="replace"))
 
     async def send(self, text: str) -> None:
-        """Send one text message. Raises Closed."""
+        """Send one text message. Raises TerminalClosed."""
         if self._closed is not None:
             raise self._closed
         try:
@@ -116,7 +100,8 @@ class ClientSocket:
 
     async def receive(self) -> list[str]:
         """The messages that have arrived, at least one, in order: all of one read at once.
-        Raises Closed once every message before the close has been taken."""
+        Raises TerminalClosed (the server's close code and reason; 1006 when the connection
+        was lost) once every message before the close has been taken."""
         while not self._ready:
             if self._closed is not None:
                 raise self._closed
@@ -149,15 +134,15 @@ class ClientSocket:
     async def _answer(self, control: list[object]) -> None:
         for event in control:
             if isinstance(event, CloseConnection):
-                self._closed = Closed(event.code, event.reason)
+                self._closed = TerminalClosed(event.code, event.reason)
             try:
                 await self._stream.send_all(self._ws.send(event.response()))  # type: ignore[attr-defined]
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 self._lost()
 
-    def _lost(self) -> Closed:
+    def _lost(self) -> TerminalClosed:
         if self._closed is None:
-            self._closed = Closed(1006, "the connection was lost")
+            self._closed = TerminalClosed(1006, "the connection was lost")
         return self._closed
 
     async def aclose(self, code: int = 1000) -> None:
@@ -170,5 +155,5 @@ class ClientSocket:
                         await self._stream.send_all(self._ws.send(CloseConnection(code=code)))
                 except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                     pass
-                self._closed = Closed(code, "closed by the client")
+                self._closed = TerminalClosed(code, "closed by the client")
             await self._stream.aclose()
