@@ -376,6 +376,8 @@ async def run_bench(*, terminals: int = 50, duration: float = 60.0, rate: float 
                             beside.start_soon(_floor_into, loaded, url, terminals, rate, duration, seed)
                         report = await fleet.drive(mix, duration=duration, rate=rate, seed=seed, progress=progress)
                 rss_scenario_kb = watch.peak_kb
+                # Every command's times, to join with a traced server's (bench/jointrace.py).
+                (out.parent / "commands.json").write_text(json.dumps(report.pop("answered")) + "\n")
                 say(f"floor: {terminals} tasks × {rate:g} INSERT+COMMIT/s for {floor_duration:g} s")
                 with CpuMeter(watch) as floor_cpu:
                     floor = await measure_floor(url, tasks=terminals, rate=rate, duration=floor_duration, seed=seed)

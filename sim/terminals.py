@@ -77,6 +77,7 @@ class _Run:
         self.by_name: dict[str, list[float]] = {}  # acks from the tick, per command name
         self.from_send: list[float] = []
         self.to_woken: list[float] = []  # from the tick to the sending task resuming with the reply
+        self.answered: list[tuple[str, str, float, float, float]] = []  # (id, name, tick, sent, acked)
         self.tracker = FanoutTracker(terminals)
         self.command_timeout = command_timeout
         self._markers = mix.events
@@ -114,6 +115,7 @@ class _Run:
             return None
         self.counters.replies += 1
         assert timing.acked is not None
+        self.answered.append((timing.id, step.name, scheduled, timing.sent, timing.acked))
         self.from_tick.append(timing.acked - scheduled)
         self.by_name.setdefault(step.name, []).append(timing.acked - scheduled)
         self.from_send.append(timing.acked - timing.sent)
@@ -266,6 +268,7 @@ class Fleet:
             "ack_ms": summary_ms(run.from_tick), "ack_sent_ms": summary_ms(run.from_send),
             "ack_woken_ms": summary_ms(run.to_woken),
             "ack_ms_by_name": {name: summary_ms(acks) for name, acks in sorted(run.by_name.items())},
+            "answered": run.answered,
             "fanout_ms": summary_ms(run.tracker.latencies()), "fanout_incomplete": run.tracker.outstanding,
             "outcomes": dict(getattr(mix, "outcomes", {})),
             "anomalies": [f"terminal {i}: {a}" for i, (c, n) in enumerate(zip(clients, anomalies_before, strict=True))
@@ -284,7 +287,8 @@ async def run_terminals(server: str = DEFAULT_SERVER, *, count: int, duration: f
     many devices is enough to load the venue. The report has the benchmark's fields (CONTRACT.md,
     "Benchmark output": terminals, duration_s, commands, errors, ack_ms, fanout_ms) plus
     errors_by_code, error_samples, writes, queued, ok_by_name, events, events_by_name, event_bytes,
-    events_per_terminal, ack_sent_ms, ack_woken_ms, ack_ms_by_name, sim_loop_lag_ms (the simulator's own lateness),
+    events_per_terminal, ack_sent_ms, ack_woken_ms, ack_ms_by_name, answered (every answered command
+    as [id, name, tick, sent, acked], `time.perf_counter()` seconds), sim_loop_lag_ms (the simulator's own lateness),
     fanout_incomplete, outcomes (business outcomes the mix met and handled),
     anomalies (must be empty) and closed (terminals the server hung up on). Latencies are
     nearest-rank percentiles in milliseconds; errors include "timeout" and "closed" for
