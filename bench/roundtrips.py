@@ -9,8 +9,8 @@ without waiting for each other (a pipeline) count once together, which is the po
 counts what costs a command latency, where bench/traced_server.py counts statements.
 
 Each command of a dine-in order (open, add_item, send, fire_course, apply_discount,
-print_bill) goes over one WebSocket, as a terminal sends it; the figure is the median over
-the rounds.
+print_bill, and the cash payment that settles it) goes over one WebSocket, as a terminal sends
+it; the figure is the median over the rounds.
 """
 
 from __future__ import annotations
