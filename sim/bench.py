@@ -2,7 +2,7 @@
 
     python -m sim.bench [--terminals 50] [--duration 60] [--rate 0.5] [--floor-duration S]
                         [--ramp 10,15,25,35,50,…,400 | --no-ramp] [--ramp-step 8] [--seed 1]
-                        [--takeaway-share 0.15] [--tables-per-terminal 3]
+                        [--takeaway-share 0.15] [--tables-per-terminal 3] [--cash-only]
                         [--out bench/results/latest.json] [--strict] [--server-command CMD]
 
 1. A fresh database on the PostgreSQL of FYNLO_TEST_DATABASE_URL (default the local
@@ -333,11 +333,13 @@ async def run_bench(*, terminals: int = 50, duration: float = 60.0, rate: float 
                     seed: int = 1, out: Path = RESULTS / "latest.json", admin_url: str | None = None,
                     progress: bool = True, server_command: list[str] | None = None,
                     takeaway_share: float = TAKEAWAY_SHARE, tables_per_terminal: int = TABLES_PER_TERMINAL,
-                    ramp_min_commands: int = RAMP_STEP_COMMANDS, floor_under_load: bool = False) -> dict[str, Any]:
+                    ramp_min_commands: int = RAMP_STEP_COMMANDS, floor_under_load: bool = False,
+                    cash_only: bool = False) -> dict[str, Any]:
     """Set up, run `dinner_rush`, the floor and the ramp, write `out`; return the scenario's
     result (the object written). See the module docstring. `floor_under_load`: also run the
     floor during the scenario (a diagnostic: what the machine's load alone does to a bare
-    commit; it adds its commits to the scenario's), into `details.floor_under_load`."""
+    commit; it adds its commits to the scenario's), into `details.floor_under_load`.
+    `cash_only`: every bill paid in cash, so that no command waits for a provider (a diagnostic)."""
     admin_url = admin_url or os.environ.get("FYNLO_TEST_DATABASE_URL") or DEFAULT_ADMIN_URL
     floor_duration = min(duration, FLOOR_S) if floor_duration is None else floor_duration
     started_at = datetime.now(timezone.utc)
@@ -358,7 +360,7 @@ async def run_bench(*, terminals: int = 50, duration: float = 60.0, rate: float 
             sessions = await set_up_venue(server, terminals, tables_per_terminal)
             rss_setup_kb = watch.peak_kb
             async with Fleet.connect(server, sessions) as fleet:
-                mix = DinnerMix(takeaway_share, customers=Customers(card=present_card, qr=True))
+                mix = DinnerMix(takeaway_share, customers=None if cash_only else Customers(card=present_card, qr=True))
                 await mix.prepare(fleet.clients[0])
                 say(f"dinner_rush: {terminals} terminals × {rate:g} commands/s for {duration:g} s")
                 idle_busy = await busy_before()
@@ -412,7 +414,7 @@ async def run_bench(*, terminals: int = 50, duration: float = 60.0, rate: float 
             "cpu": {**scenario_cpu.figures, "machine_busy_before_pct": idle_busy}, "rss_mb_whole_run": round(rss_run_kb / 1024, 1),
             "rss_mb_sign_in": round(rss_setup_kb / 1024, 1),
             "rss_mb_after_sign_in": round(rss_in_service_kb / 1024, 1),  # scenario, floor and ramp
-            "takeaway_share": takeaway_share,
+            "takeaway_share": takeaway_share, "paid_by": "cash" if cash_only else "cash, card and QR",
             "tables_per_terminal": tables_per_terminal,
             "capacity_steps": steps, "capacity_p99_limit_ms": CAPACITY_P99_MS,
         },
@@ -514,6 +516,8 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"share of orders that are takeaways while tables are free (default {TAKEAWAY_SHARE})")
     p.add_argument("--tables-per-terminal", type=int, default=TABLES_PER_TERMINAL,
                    help=f"tables in each server's section (default {TABLES_PER_TERMINAL})")
+    p.add_argument("--cash-only", action="store_true",
+                   help="every bill paid in cash: no command waits for a provider (a diagnostic)")
     p.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     p.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
     p.add_argument("--server-command", help="serve with this instead of `python -m fynlo serve` "
@@ -532,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
                                   floor_duration=args.floor_duration, ramp=ramp, ramp_step=args.ramp_step,
                                   seed=args.seed, out=args.out, server_command=server_command,
                                   takeaway_share=args.takeaway_share, tables_per_terminal=args.tables_per_terminal,
-                                  floor_under_load=args.floor_under_load))
+                                  floor_under_load=args.floor_under_load, cash_only=args.cash_only))
     except (SimError, psycopg.OperationalError, httpx.TransportError, OSError) as exc:
         print(f"bench: could not run: {exc}", file=sys.stderr)
         return 2
