@@ -212,10 +212,6 @@ def _save_tickets(conn: Any, old: Order | None, new: Order) -> None:
         )
 
 
-def open_on_table(conn: Any, venue_id: str, table_id: str) -> list[str]:
-    return open_on_table_later(conn, venue_id, table_id)()
-
-
 def open_on_table_later(conn: Any, venue_id: str, table_id: str) -> Callable[[], list[str]]:
     """The ids of the open orders on a table; the statement sent now, read when asked."""
     sent = conn.execute("SELECT id FROM orders WHERE venue_id = %s AND table_id = %s AND status = 'open'",

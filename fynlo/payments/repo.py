@@ -61,12 +61,8 @@ def update(conn: Any, row: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return {**row, **changes}
 
 
-def collected(conn: Any, order_id: str) -> tuple[int, int]:
-    """(paid towards the order, refunded) over its succeeded payments."""
-    return collected_later(conn, order_id)()
-
-
 def collected_later(conn: Any, order_id: str) -> Later[tuple[int, int]]:
+    """(paid towards the order, refunded) over its succeeded payments."""
     sent = conn.execute(
         "SELECT coalesce(sum(amount), 0) AS paid, coalesce(sum(refunded), 0) AS refunded"
         " FROM payments WHERE order_id = %s AND status = 'succeeded'", (order_id,))
@@ -77,13 +73,9 @@ def collected_later(conn: Any, order_id: str) -> Later[tuple[int, int]]:
     return answer
 
 
-def held(conn: Any, order_id: str) -> int:
+def held_later(conn: Any, order_id: str) -> Later[int]:
     """What pending attempts (a card on the reader, a QR on screen) may still bring in; a tab's
     hold is not counted: it covers whatever the tab comes to, and is captured for that."""
-    return held_later(conn, order_id)()
-
-
-def held_later(conn: Any, order_id: str) -> Later[int]:
     sent = conn.execute(
         "SELECT coalesce(sum(amount), 0) AS held FROM payments WHERE order_id = %s AND status = 'pending'"
         " AND coalesce(details->>'capture', '') <> 'manual'", (order_id,))

@@ -11,7 +11,7 @@ cash sale records the amount the drawer keeps, not what the customer tendered.
 
 These are plain SQL helpers on a psycopg connection (dict rows), called inside the caller's
 transaction: the till commands, and the payment commands taking cash for an order. Every
-caller locks the till row first (`lock_open_till`, `open_till_for_terminal`), so a check such as
+caller locks the till row first (`lock_open_till`, `open_till_for_terminal_later`), so a check such as
 "is there enough cash for this refund" cannot race another writer of the same till.
 """
 
@@ -28,7 +28,6 @@ __all__ = [
     "expected_cash",
     "lock_open_till",
     "lock_open_till_later",
-    "open_till_for_terminal",
     "open_till_for_terminal_later",
     "sign_ok",
     "take_cash",
@@ -85,18 +84,14 @@ def lock_open_till_later(conn: Any, venue_id: str, till_id: str) -> Callable[[],
     return answer
 
 
-def open_till_for_terminal(conn: Any, venue_id: str, terminal_id: str | None) -> dict[str, Any] | None:
+def open_till_for_terminal_later(conn: Any, venue_id: str,
+                                 terminal_id: str | None) -> Callable[[], dict[str, Any] | None]:
     """The open till this terminal opened (its drawer's), locked FOR UPDATE; None if it has none.
+    The statement is sent now; the call this returns reads it.
 
     A till records the terminal that opened it. Should one terminal have opened tills on two
     drawers, the one opened last is taken. The dashboard (no terminal) has no till.
     """
-    return open_till_for_terminal_later(conn, venue_id, terminal_id)()
-
-
-def open_till_for_terminal_later(conn: Any, venue_id: str,
-                                 terminal_id: str | None) -> Callable[[], dict[str, Any] | None]:
-    """`open_till_for_terminal`, its statement sent now and read when the returned call asks."""
     if terminal_id is None:
         return lambda: None
     sent = conn.execute(
