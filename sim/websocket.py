@@ -96,7 +96,8 @@ class ClientSocket:
             async with self._send_lock:
                 await self._stream.send_all(self._ws.send(TextMessage(data=text)))
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-            raise self._lost() from None
+            # Not recorded: the reader may yet find the server's close frame and its code.
+            raise TerminalClosed(1006, "the connection was lost") from None
 
     async def receive(self) -> list[str]:
         """The messages that have arrived, at least one, in order: all of one read at once.
@@ -136,9 +137,10 @@ class ClientSocket:
             if isinstance(event, CloseConnection):
                 self._closed = TerminalClosed(event.code, event.reason)
             try:
-                await self._stream.send_all(self._ws.send(event.response()))  # type: ignore[attr-defined]
+                async with self._send_lock:  # a command may be sending on the same stream
+                    await self._stream.send_all(self._ws.send(event.response()))  # type: ignore[attr-defined]
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-                self._lost()
+                pass  # the next read finds the connection gone
 
     def _lost(self) -> TerminalClosed:
         if self._closed is None:
