@@ -2,8 +2,9 @@
 
 Its state is whatever the kind's loader reads from PostgreSQL; it is rebuilt after every
 (re)start, so a crash costs nothing but the command in flight. The loader runs inside the
-first command's own transaction rather than in one of its own, which saves a new order's
-`order.open` a thread crossing and a commit. A handler gets the state and returns the new one
+first command's own transaction rather than in one of its own, in the round trip of the
+command's first read (`Tx.start`), which saves a new order's `order.open` a thread crossing,
+a commit and a wait. A handler gets the state and returns the new one
 without mutating the old: the new state is kept only once its transaction has committed.
 """
 
