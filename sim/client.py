@@ -18,7 +18,7 @@ from typing import Any, AsyncIterator, Callable
 import trio
 
 from fynlo.wire import encode, ws_url
-from sim.errors import CommandFailed, HandshakeRefused, ServerUnreachable, TerminalClosed
+from sim.errors import CommandFailed, HandshakeRefused, TerminalClosed
 from sim.events import Anomaly, EventLog, OnEvent
 from sim.replies import CommandTiming, PendingReplies
 from sim.websocket import ClientSocket

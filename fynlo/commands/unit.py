@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
-import psycopg
 from psycopg.types.json import Jsonb
 
 from fynlo.auth.permissions import verify_approval

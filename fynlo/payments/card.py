@@ -22,7 +22,7 @@ from fynlo.orders.commands import Result, order_actor
 from fynlo.orders.model import Order
 from fynlo.payments import repo
 from fynlo.payments.args import CaptureArgs, CardStartArgs, PaymentArgs
-from fynlo.payments.commands import check_amount, due, existing, payable, starting
+from fynlo.payments.commands import check_amount, due, existing_later, payable, starting_later
 from fynlo.payments.model import Method, Status, fees
 from fynlo.payments.settle import end_unless_in_doubt, fee_rates, move
 from fynlo.payments.stripe_gateway import Intent
@@ -63,9 +63,11 @@ def _card_result(payment: dict[str, Any], order: Order) -> dict[str, Any]:
 def card_start(tx: Tx, order: Order | None, args: CardStartArgs) -> Result:
     order = payable(order)
     manual = args.capture == "manual"
-    payment = existing(tx, args, Method.CARD, amount=args.amount, tip=args.tip)
+    found = existing_later(tx, args, Method.CARD, amount=args.amount, tip=args.tip)
+    start = starting_later(tx, order, Method.CARD)
+    payment = found()
     if payment is None:
-        payment = _start(tx, order, args, manual)
+        payment = _start(tx, order, args, manual, start())
     elif payment["status"] in (Status.AUTHORISED, Status.SUCCEEDED):
         return _card_result(payment, order), order
     elif payment["status"] != Status.PENDING:
@@ -79,15 +81,16 @@ def card_start(tx: Tx, order: Order | None, args: CardStartArgs) -> Result:
     return OutsideCall(run=create, finish=_started), order
 
 
-def _start(tx: Tx, order: Order, args: CardStartArgs, manual: bool) -> dict[str, Any]:
-    held, till_id = starting(tx, order, Method.CARD)
+def _start(tx: Tx, order: Order, args: CardStartArgs, manual: bool, owed_and_till: tuple[int, str | None]
+           ) -> dict[str, Any]:
+    owed, till_id = owed_and_till
     settings = read_venue(tx.conn, tx.venue_id).settings
     if manual:
         if args.amount > MAX_HOLD:
             raise ValidationError("that hold is too large", field="amount", max=MAX_HOLD)
         surcharge = 0
     else:
-        check_amount(args.amount, due(tx, order, held))
+        check_amount(args.amount, owed)
         surcharge = fees(Method.CARD, args.amount + args.tip, fee_rates(settings),
                          decline_surcharge=args.decline_surcharge).surcharge
     payment = repo.insert(tx.conn, {
@@ -96,7 +99,7 @@ def _start(tx: Tx, order: Order, args: CardStartArgs, manual: bool) -> dict[str,
         "fee_declined": settings.fees_to_customer and args.decline_surcharge,
         "authorised": args.amount + args.tip if manual else 0,
         "provider_key": intent_key(str(args.payment_id)), "staff_id": tx.principal.staff_id,
-        "terminal_id": tx.principal.terminal_id, "till_id": till_id(),
+        "terminal_id": tx.principal.terminal_id, "till_id": till_id,
         "details": {"present": args.present, "capture": args.capture, "currency": settings.currency},
     })
     tx.emit("payment.started", repo.view(payment))

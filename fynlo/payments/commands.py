@@ -8,7 +8,7 @@ shared by many orders, so it is kept right by its row lock in each transaction (
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from fynlo.auth.principal import Principal
 from fynlo.commands.spec import query, write
@@ -51,13 +51,9 @@ def check_amount(amount: int, owed: int) -> None:
                               due=owed, amount=amount)
 
 
-def existing(tx: Tx, args: PaymentArgs, method: Method, **same: Any) -> dict[str, Any] | None:
-    """The payment this id already names, if it is the same attempt; another use is a conflict."""
-    return existing_later(tx, args, method, **same)()
-
-
 def existing_later(tx: Tx, args: PaymentArgs, method: Method, **same: Any) -> Later[dict[str, Any] | None]:
-    """`existing`, its read sent now and checked when the returned call asks."""
+    """The payment this id already names, if it is the same attempt; another use is a conflict.
+    The read is sent now and checked when the returned call asks."""
     sent = repo.get_later(tx.conn, tx.venue_id, str(args.payment_id))
 
     def answer() -> dict[str, Any] | None:
@@ -92,21 +88,27 @@ def till_for_later(tx: Tx, till_id: Any) -> Later[dict[str, Any]]:
     return answer
 
 
-def starting(tx: Tx, order: Order, method: Method) -> tuple[Later[int], Later[str | None]]:
-    """What a card or QR attempt reads before it starts, sent together: that no attempt of its
-    method is active on the order (checked here), what pending attempts hold (for `due`), and
-    this terminal's open till, if it has one (the payment counts on it, for its Z)."""
+Starting = Callable[[], tuple[int, str | None]]
+
+
+def starting_later(tx: Tx, order: Order, method: Method) -> Starting:
+    """What a card or QR attempt reads before it starts, sent now (with the read of the
+    payment id, one wait for all): the order's payments, what pending attempts hold, and this
+    terminal's open till, if it has one (the payment counts on it, for its Z).
+
+    The call this returns checks that no attempt of the method is active on the order, and
+    answers what the order still owes (`due`) and the till's id."""
     payments = repo.for_order_later(tx.conn, order.id)
     held = repo.held_later(tx.conn, order.id)
     till = ledger.open_till_for_terminal_later(tx.conn, tx.venue_id, tx.principal.terminal_id)
-    active = [p for p in payments() if p["method"] == method and p["status"] in ACTIVE]
-    if active:
-        raise Conflict(_IN_PROGRESS[method], reason="payment_in_progress", payment_id=str(active[0]["id"]))
 
-    def till_id() -> str | None:
+    def answer() -> tuple[int, str | None]:
+        active = [p for p in payments() if p["method"] == method and p["status"] in ACTIVE]
+        if active:
+            raise Conflict(_IN_PROGRESS[method], reason="payment_in_progress", payment_id=str(active[0]["id"]))
         row = till()
-        return str(row["id"]) if row else None
-    return held, till_id
+        return due(tx, order, held), str(row["id"]) if row else None
+    return answer
 
 
 _IN_PROGRESS = {Method.CARD: "a card payment is already in progress on this order",

@@ -21,7 +21,7 @@ from fynlo.orders.commands import Result, order_actor
 from fynlo.orders.model import Order
 from fynlo.payments import repo
 from fynlo.payments.args import QrStartArgs
-from fynlo.payments.commands import check_amount, due, existing, payable, starting
+from fynlo.payments.commands import check_amount, existing_later, payable, starting_later
 from fynlo.payments.model import Method, Status, fees
 from fynlo.payments.openbanking import BankRequest
 from fynlo.payments.qr import qr_svg
@@ -38,9 +38,11 @@ def _result(payment: dict[str, Any], order: Order) -> dict[str, Any]:
 @write("payment.qr_start", QrStartArgs, actor=order_actor)
 def qr_start(tx: Tx, order: Order | None, args: QrStartArgs) -> Result:
     order = payable(order)
-    payment = existing(tx, args, Method.OPEN_BANKING, amount=args.amount)
+    found = existing_later(tx, args, Method.OPEN_BANKING, amount=args.amount)
+    start = starting_later(tx, order, Method.OPEN_BANKING)
+    payment = found()
     if payment is None:
-        payment = _start(tx, order, args)
+        payment = _start(tx, order, args, start())
     elif payment["status"] == Status.SUCCEEDED or (payment["details"] or {}).get("qr_url"):
         return _result(payment, order), order
     elif payment["status"] != Status.PENDING:
@@ -59,9 +61,9 @@ def qr_start(tx: Tx, order: Order | None, args: QrStartArgs) -> Result:
     return OutsideCall(run=create, finish=_started), order
 
 
-def _start(tx: Tx, order: Order, args: QrStartArgs) -> dict[str, Any]:
-    held, till_id = starting(tx, order, Method.OPEN_BANKING)
-    check_amount(args.amount, due(tx, order, held))
+def _start(tx: Tx, order: Order, args: QrStartArgs, owed_and_till: tuple[int, str | None]) -> dict[str, Any]:
+    owed, till_id = owed_and_till
+    check_amount(args.amount, owed)
     settings = read_venue(tx.conn, tx.venue_id).settings
     surcharge = fees(Method.OPEN_BANKING, args.amount, fee_rates(settings),
                      decline_surcharge=args.decline_surcharge).surcharge
@@ -71,7 +73,7 @@ def _start(tx: Tx, order: Order, args: QrStartArgs) -> dict[str, Any]:
         "id": pid, "venue_id": tx.venue_id, "order_id": order.id, "method": Method.OPEN_BANKING,
         "status": Status.PENDING, "amount": args.amount, "surcharge": surcharge,
         "fee_declined": settings.fees_to_customer and args.decline_surcharge, "provider_key": f"fynlo-{pid}-request",
-        "staff_id": tx.principal.staff_id, "terminal_id": tx.principal.terminal_id, "till_id": till_id(),
+        "staff_id": tx.principal.staff_id, "terminal_id": tx.principal.terminal_id, "till_id": till_id,
         "expires_at": now(tx) + timedelta(minutes=settings.qr_expiry_minutes), "details": {"reference": reference},
     })
     tx.emit("payment.started", repo.view(payment))
