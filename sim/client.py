@@ -28,7 +28,7 @@ __all__ = ["CommandTiming", "TerminalClient", "ws_url"]
 Frame = dict[str, Any]
 
 
-def _decode(raw: str | bytes) -> Frame | None:
+def _decode(raw: str) -> Frame | None:
     """A server frame as a JSON object, or None when it is not one."""
     try:
         frame = json.loads(raw)
@@ -54,8 +54,8 @@ class SharedDecoder:
         self._size = size
         self._recent: dict[str, Frame | None] = {}
 
-    def __call__(self, raw: str | bytes) -> Frame | None:
-        if not isinstance(raw, str) or not raw.startswith(_EVENT_PREFIX):
+    def __call__(self, raw: str) -> Frame | None:
+        if not raw.startswith(_EVENT_PREFIX):
             return _decode(raw)
         try:
             return self._recent[raw]
@@ -70,7 +70,7 @@ class TerminalClient:
     """A connected, welcomed terminal. Make one with `TerminalClient.connect(...)`."""
 
     def __init__(self, ws: ClientSocket, log: EventLog,
-                 decode: Callable[[str | bytes], Frame | None] = _decode) -> None:
+                 decode: Callable[[str], Frame | None] = _decode) -> None:
         self._ws = ws
         self._log = log
         self._decode = decode
@@ -178,7 +178,7 @@ class TerminalClient:
             self._log.close(exc.code, exc.reason)
             self._pending.fail_all()
 
-    def _route(self, raw: str | bytes, at: float) -> None:
+    def _route(self, raw: str, at: float) -> None:
         frame = self._decode(raw) or {}
         kind = frame.get("type")
         if kind == "event":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from contextlib import asynccontextmanager
 from typing import AsyncIterator, Awaitable, Callable
@@ -64,7 +65,7 @@ async def providers_process(server: str) -> AsyncIterator[tuple[dict[str, str], 
     server's provider settings and the call with which a guest presents a card for an intent."""
     proc = await trio.lowlevel.open_process(
         [sys.executable, "-m", "sim.providers", "--stripe-webhooks", f"{server}/api/v1/webhooks/stripe",
-         "--bank-callbacks", f"{server}/api/v1/webhooks/openbanking"], stdout=-1)
+         "--bank-callbacks", f"{server}/api/v1/webhooks/openbanking"], stdout=subprocess.PIPE)
     try:
         assert proc.stdout is not None
         line = b""

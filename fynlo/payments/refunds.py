@@ -24,7 +24,7 @@ from fynlo.payments import repo
 from fynlo.payments.args import RefundArgs
 from fynlo.payments.commands import till_for
 from fynlo.payments.model import Method, Status, refund_shares
-from fynlo.payments.settle import kick_drawer, now, refresh_order, staff_name, venue_header
+from fynlo.payments.settle import kick_drawer, now, refresh_order, staff_name_later, venue_header
 from fynlo.printing.jobs import queue
 from fynlo.tills import ledger
 
@@ -117,10 +117,11 @@ def _succeed(tx: Tx, order: Order, part: dict[str, Any], provider_ref: str | Non
     part = repo.update_refund(tx.conn, str(part["id"]), status="succeeded", provider_ref=provider_ref,
                               settled_at=now(tx), receipt_number=number)
     tx.emit("payment.refunded", {**repo.refund_view(part), "payment": repo.view(payment)})
+    staff, approver = staff_name_later(tx, part["staff_id"]), staff_name_later(tx, part["approved_by"])
     document = {
         "venue": venue_header(tx), "order_number": order.number, "receipt_number": number,
         "issued_at": now(tx).isoformat(), "original_receipt_number": payment["receipt_number"],
-        "staff": staff_name(tx, part["staff_id"]), "approved_by": staff_name(tx, part["approved_by"]),
+        "staff": staff(), "approved_by": approver(),
         "refund": {"refund_id": str(part["id"]), "payment_id": str(payment["id"]), "method": payment["method"],
                    "amount": part["amount"], "reason": part["reason"]},
     }

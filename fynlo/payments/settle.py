@@ -97,11 +97,8 @@ def venue_header(tx: Tx) -> dict[str, Any]:
     return printed_header(read_venue(tx.conn, tx.venue_id).settings)
 
 
-def staff_name(tx: Tx, staff_id: Any) -> str | None:
-    return staff_name_later(tx, staff_id)()
-
-
 def staff_name_later(tx: Tx, staff_id: Any) -> Later[str | None]:
+    """The name of a member of staff (None for none); the read sent now, answered when asked."""
     if staff_id is None:
         return lambda: None
     sent = tx.conn.execute("SELECT name FROM staff WHERE id = %s", (staff_id,))
