@@ -10,7 +10,9 @@ changing any file of `fynlo`, the few functions a command passes through:
   (`socket_out`: the outbox queue, the encoding, hypercorn and wsproto);
 * `Dispatcher.execute`: the whole command inside the server, from the parsed frame to the
   reply (`total`);
-* `EntityActor._execute`: the command in its actor (the time before it is the mailbox wait);
+* `EntityActor._execute`: the command in its actor, summed over its turns (`actor`; the rest
+  of `total`, `before_actor`, is the mailbox waits and, for a provider's command, its call);
+* `Dispatcher._call`: a provider's call, outside the actor (`call`);
 * `Database.run`: each transaction, split into the hop into a worker thread (the limiter, the
   thread, the pool), the work itself, and COMMIT plus the hop back to Trio;
 * psycopg's `Cursor.execute`/`executemany` and `Transaction.__enter__`/`__exit__`: every
@@ -43,7 +45,7 @@ from fynlo.web.outbox import Outbox
 from fynlo.web.routes_ws import _Session
 
 OUT = Path(os.environ.get("FYNLO_TRACE_OUT") or Path(__file__).resolve().parent / "results" / "trace.json")
-PARTS = ("socket_in", "total", "socket_out", "before_actor", "actor", "transactions", "hop_in", "work", "commit_and_hop_back",
+PARTS = ("socket_in", "total", "socket_out", "before_actor", "actor", "call", "transactions", "hop_in", "work", "commit_and_hop_back",
          "statements", "statement_s", "begin_s", "commit_s")
 
 
@@ -121,6 +123,17 @@ def _wrap_dispatch() -> None:
             _done.append(rec)
 
     Dispatcher.execute = traced  # type: ignore[method-assign]
+    call = Dispatcher._call
+
+    async def traced_call(self: Dispatcher, outside: Any) -> Any:
+        rec, t0 = _current.get(), time.perf_counter()
+        try:
+            return await call(self, outside)
+        finally:
+            if rec is not None:
+                rec.call += time.perf_counter() - t0
+
+    Dispatcher._call = traced_call  # type: ignore[method-assign]
 
 
 def _wrap_actor() -> None:
@@ -134,7 +147,7 @@ def _wrap_actor() -> None:
             return await run(self, env)
         finally:
             if rec is not None:
-                rec.actor = time.perf_counter() - t0
+                rec.actor += time.perf_counter() - t0
             _current.reset(token)
 
     EntityActor._execute = traced  # type: ignore[method-assign]

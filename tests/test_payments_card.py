@@ -263,3 +263,21 @@ async def test_a_split_bill_is_refunded_the_way_it_was_paid(pay: Payments, db: D
     assert sum(r["amount"] for r in pay.stripe.refunds.values()) == 800
     assert sum(r["amount"] for r in pay.bank.refunds.values()) == 600
     assert (await c.refund(order_id, 1))["error"]["code"] == "validation_error"
+
+
+async def test_the_reply_comes_before_its_record_and_nothing_overtakes_the_record(
+        pay: Payments, db: Database, venue: VenueKit) -> None:
+    """`payment.card_start` answers once Stripe has; the intent is recorded after, in the order's
+    mailbox, ahead of whatever the terminal sends next — here a refresh that needs it."""
+    c = Cashier(pay.server, venue)
+    for _ in range(5):
+        order_id, total = await c.order_for("Chips")
+        command_id, args = new_id(), {"order_id": order_id, "payment_id": new_id(), "amount": total}
+        started = await send(pay.server, c.token, "payment.card_start", command_id, **args)
+        assert started["ok"], started
+        refreshed = await c.ok("payment.card_refresh", order_id=order_id, payment_id=args["payment_id"])
+        assert refreshed["client_secret"] == started["result"]["client_secret"]
+        again = await send(pay.server, c.token, "payment.card_start", command_id, **args)
+        assert again == started                           # the record stored the very reply given
+        row = await payment_row(db, args["payment_id"])
+        assert row["provider_ref"] == intent_id(started["result"]) and row["status"] == "pending"

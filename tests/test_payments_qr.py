@@ -135,3 +135,21 @@ async def test_a_qr_refund_goes_back_through_the_bank(pay: Payments, db: Databas
     over = await c.refund(order_id, total - 249, payment_id=shown["payment_id"])
     assert over["error"]["code"] == "validation_error" and len(pay.bank.refunds) == 1
     assert (await payment_row(db, shown["payment_id"]))["refunded"] == 250
+
+
+async def test_the_qr_reply_is_the_one_recorded(pay: Payments, db: Database, venue: VenueKit) -> None:
+    """The reply comes once the bank has answered; the request is recorded behind it, in the
+    order's mailbox, and a retry gets that same reply back."""
+    c = Cashier(pay.server, venue)
+    order_id, total = await c.order_for("Chips")
+    command_id, args = new_id(), {"order_id": order_id, "payment_id": new_id(), "amount": total}
+    shown = await send(pay.server, c.token, "payment.qr_start", command_id, **args)
+    assert shown["ok"], shown
+    [made] = pay.bank.requests
+    assert shown["result"]["qr_svg"].startswith("<svg") and shown["result"]["qr_url"] == pay.bank.requests[made]["url"]
+    order = await c.ok("order.get", order_id=order_id)     # queued behind the record
+    assert order["payment_status"] == "unpaid"
+    assert await send(pay.server, c.token, "payment.qr_start", command_id, **args) == shown
+    row = await payment_row(db, args["payment_id"])
+    assert row["provider_ref"] == bank_request_id(shown["result"]) and row["details"]["qr_url"] == shown["result"]["qr_url"]
+    assert await event_names(db, venue.venue_id, args["payment_id"]) == ["payment.started", "payment.qr_ready"]

@@ -6,10 +6,16 @@ reply; the dispatcher then makes the call outside the actor, so the order's othe
 keep flowing; and `finish` runs back in the actor, in a second transaction that records
 what the provider said and stores the reply under the command id.
 
+When `answer` can tell the reply from the provider's answer alone (an intent made and
+waiting for its card, say), the dispatcher replies at once and queues `finish` behind it in
+the actor's mailbox, where it stores that same reply: the reply does not wait for a second
+commit, and whatever the terminal sends next about the order queues behind the record.
+
 A crash or timeout between the two leaves the pending row and no stored reply, so the
 client's retry (same command id) runs the handler again, which sees its pending row and
 makes the same call again — with the same provider idempotency key, so the provider answers
-with what it did the first time rather than doing it twice.
+with what it did the first time rather than doing it twice. Until then, the provider's own
+callback (a webhook, naming our payment id) moves the pending row on its own.
 """
 
 from __future__ import annotations
@@ -29,3 +35,6 @@ Finish = Callable[[Any, Any, "Any | FynloError"], tuple[Any, Any]]
 class OutsideCall:
     run: Callable[[Any], Awaitable[Any]]   # (providers) -> the provider's answer
     finish: Finish
+    # (outcome) -> the result `finish` will record for it, when that needs no transaction
+    # to know; None to wait for `finish`. Runs on the event loop: it must not block.
+    answer: Callable[[Any], Any | None] | None = None

@@ -112,12 +112,17 @@ class Dispatcher:
         assert spec.actor_key is not None
         key = spec.actor_key(args, principal)
         reply = await runtime.ask(key, Envelope(spec, principal, command, args))
-        if isinstance(reply, OutsideCall):
-            # Its pending state is committed; the call runs here, outside the actor's mailbox.
-            outcome = await self._call(reply)
-            finish = partial(reply.finish, outcome=outcome)
-            reply = await runtime.ask(key, Envelope(spec, principal, command, args, finish=finish))
-        return reply
+        if not isinstance(reply, OutsideCall):
+            return reply
+        # Its pending state is committed; the call runs here, outside the actor's mailbox.
+        call = reply
+        outcome = await self._call(call)
+        known = None if call.answer is None else call.answer(outcome)
+        if known is None:
+            finish = partial(call.finish, outcome=outcome)
+            return await runtime.ask(key, Envelope(spec, principal, command, args, finish=finish))
+        await runtime.tell(key, Envelope(spec, principal, command, args, finish=partial(_recording, call, outcome, known)))
+        return reply_ok(command.id, known)
 
     async def _call(self, call: OutsideCall) -> Any:
         """The provider's answer, or the FynloError it ended in (a timeout is `unavailable`)."""
@@ -127,3 +132,9 @@ class Dispatcher:
             except FynloError as exc:
                 return exc
         return ProviderUnavailable("the payment provider did not answer in time; retry with the same id")
+
+
+def _recording(call: OutsideCall, outcome: Any, result: Any, tx: Any, state: Any) -> tuple[Any, Any]:
+    """`call.finish`, storing the result the terminal was already answered with."""
+    _, changed = call.finish(tx, state, outcome)
+    return result, changed

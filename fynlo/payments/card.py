@@ -35,6 +35,11 @@ def intent_key(payment_id: str, step: str = "create") -> str:
     return f"fynlo-{payment_id}-{step}"
 
 
+# The intent statuses `apply_intent` moves a payment for; any other leaves it as it stands,
+# unless the intent carries a decline.
+_MOVES = frozenset({"succeeded", "requires_capture", "canceled"})
+
+
 def apply_intent(tx: Tx, order: Order, payment: dict[str, Any], intent: Intent) -> tuple[dict[str, Any], Order]:
     """What Stripe says of the intent, applied to our payment (forward moves only)."""
     if payment["provider_ref"] is None:
@@ -78,7 +83,13 @@ def card_start(tx: Tx, order: Order | None, args: CardStartArgs) -> Result:
     async def create(providers: Any) -> Intent:
         return await _intent_of(providers, tx, started)
 
-    return OutsideCall(run=create, finish=_started), order
+    def answer(outcome: Intent | FynloError) -> dict[str, Any] | None:
+        """The reply `_started` will record for an intent that waits for its card."""
+        if not isinstance(outcome, Intent) or outcome.status in _MOVES or outcome.failure:
+            return None
+        return _card_result(_with_intent(started, outcome), order)
+
+    return OutsideCall(run=create, finish=_started, answer=answer), order
 
 
 def _start(tx: Tx, order: Order, args: CardStartArgs, manual: bool, owed_and_till: tuple[int, str | None]
@@ -112,10 +123,14 @@ def _started(tx: Tx, order: Order, outcome: Intent | FynloError) -> tuple[Any, O
     if isinstance(outcome, FynloError):
         end_unless_in_doubt(tx, order, payment, outcome)
         return outcome, order
-    details = {**(payment["details"] or {}), "client_secret": outcome.client_secret, "intent": outcome.id}
-    payment = repo.update(tx.conn, payment, details=details)
+    payment = repo.update(tx.conn, payment, details=_with_intent(payment, outcome)["details"])
     payment, order = apply_intent(tx, order, payment, outcome)
     return _card_result(payment, order), order
+
+
+def _with_intent(payment: dict[str, Any], intent: Intent) -> dict[str, Any]:
+    return {**payment, "details": {**(payment["details"] or {}), "client_secret": intent.client_secret,
+                                   "intent": intent.id}}
 
 
 def _require(tx: Tx, args: PaymentArgs, *statuses: Status) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import trio
+
 from fynlo.commands.calls import OutsideCall
 from fynlo.commands.spec import write
 from fynlo.commands.unit import Tx
@@ -53,12 +55,18 @@ def qr_start(tx: Tx, order: Order | None, args: QrStartArgs) -> Result:
     async def create(providers: Any) -> BankRequest:
         # Exactly the first request's body on a retry, or the bank refuses the key.
         details = row["details"]
-        return await providers.bank.create_request(
+        request: BankRequest = await providers.bank.create_request(
             key=row["provider_key"], amount=row["amount"] + row["surcharge"], currency=settings.currency,
             reference=details["reference"], expires_at=row["expires_at"],
             metadata={"venue_id": tx.venue_id, "order_id": order.id, "payment_id": str(row["id"])})
+        await trio.to_thread.run_sync(qr_svg, request.url)   # drawn off the event loop, kept for the reply
+        return request
 
-    return OutsideCall(run=create, finish=_started), order
+    def answer(outcome: BankRequest | FynloError) -> dict[str, Any] | None:
+        """The reply `_started` will record for the bank's request."""
+        return None if isinstance(outcome, FynloError) else _result(_with_request(row, outcome), order)
+
+    return OutsideCall(run=create, finish=_started, answer=answer), order
 
 
 def _start(tx: Tx, order: Order, args: QrStartArgs, owed_and_till: tuple[int, str | None]) -> dict[str, Any]:
@@ -86,7 +94,11 @@ def _started(tx: Tx, order: Order, outcome: BankRequest | FynloError) -> tuple[A
     if isinstance(outcome, FynloError):
         end_unless_in_doubt(tx, order, payment, outcome)
         return outcome, order
-    payment = repo.update(tx.conn, payment, provider_ref=outcome.id,
-                          details={**payment["details"], "qr_url": outcome.url})
+    changed = _with_request(payment, outcome)
+    payment = repo.update(tx.conn, payment, provider_ref=changed["provider_ref"], details=changed["details"])
     tx.emit("payment.qr_ready", repo.view(payment))
     return _result(payment, order), order
+
+
+def _with_request(payment: dict[str, Any], request: BankRequest) -> dict[str, Any]:
+    return {**payment, "provider_ref": request.id, "details": {**payment["details"], "qr_url": request.url}}

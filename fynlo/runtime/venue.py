@@ -72,9 +72,21 @@ class VenueRuntime:
         log.error("actor crashed", exc_info=exc, extra={"venue_id": self.venue_id, "actor": repr(key)})
 
     async def ask(self, key: Hashable, envelope: Envelope) -> dict[str, Any]:
+        registry = await self._open_registry()
+        return await registry.ask(key, envelope, timeout=self.settings.ask_timeout_s)  # type: ignore[return-value]
+
+    async def tell(self, key: Hashable, envelope: Envelope) -> None:
+        """Queue `envelope` for `key`'s actor without waiting for it to be handled."""
+        registry = await self._open_registry()
+        with trio.move_on_after(self.settings.ask_timeout_s) as waited:
+            await registry.tell(key, envelope)
+        if waited.cancelled_caught:
+            raise Unavailable("the venue is too busy; retry", reason="mailbox_full")
+
+    async def _open_registry(self) -> Registry:
         with trio.move_on_after(self.settings.ask_timeout_s):
             await self._ready.wait()
         registry = self._registry
         if registry is None:
             raise Unavailable("the venue is restarting; retry", reason="venue_restarting")
-        return await registry.ask(key, envelope, timeout=self.settings.ask_timeout_s)  # type: ignore[return-value]
+        return registry
