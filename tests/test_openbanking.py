@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
@@ -19,7 +20,7 @@ from quart_trio import QuartTrio
 
 from fynlo.errors import BadSignature, Conflict, NotFound, ProviderUnavailable
 from fynlo.payments.openbanking import BankRequest, HttpBank
-from fynlo.payments.qr import qr_svg
+from fynlo.payments.qr import qr_modules, qr_svg
 from sim.bank import SimBank, open_sim_bank
 from sim.loopback import serving
 
@@ -289,3 +290,18 @@ def test_qr_svg_is_deterministic_svg_with_a_path() -> None:
     assert root.find(f"{SVG}path") is not None
     assert qr_svg(url) == svg
     assert qr_svg(url + "0") != svg
+
+
+def test_the_svg_draws_exactly_the_codes_dark_modules() -> None:
+    url = "http://127.0.0.1:8080/pay/pr_fedcba9876543210"
+    modules = qr_modules(url)
+    root = ET.fromstring(qr_svg(url))
+    size = len(modules)
+    assert root.get("viewBox") == f"0 0 {size} {size}"
+    drawn: set[tuple[int, int]] = set()
+    for x, y, length, back in re.findall(r"M(\d+),(\d+)h(\d+)v1h-(\d+)z", root.find(f"{SVG}path").get("d")):
+        assert length == back
+        drawn |= {(int(x) + i, int(y)) for i in range(int(length))}
+    assert drawn == {(x, y) for y, row in enumerate(modules) for x, dark in enumerate(row) if dark}
+    assert not any(modules[0]) and not any(row[0] for row in modules)   # the quiet zone stays light
+
