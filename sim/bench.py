@@ -2,7 +2,7 @@
 
     python -m sim.bench [--terminals 50] [--duration 60] [--rate 0.5] [--floor-duration S]
                         [--ramp 10,15,25,35,50,…,400 | --no-ramp] [--ramp-step 8] [--seed 1]
-                        [--takeaway-share 0.15] [--tables-per-terminal 3] [--cash-only]
+                        [--takeaway-share 0.15] [--tables-per-terminal 3] [--cash-only] [--floor-under-load]
                         [--out bench/results/latest.json] [--strict] [--server-command CMD]
 
 1. A fresh database on the PostgreSQL of FYNLO_TEST_DATABASE_URL (default the local
@@ -23,7 +23,9 @@
 5. The floor (sim/floor.py): one task per terminal committing a bare one-row INSERT at the same
    rate through `fynlo.db.Database`, on the same database, right after the scenario, for
    `--floor-duration` seconds (default 30: 750 commits at the default rate, plenty for a p99,
-   and it keeps `make bench` near three minutes).
+   and it keeps `make bench` near three minutes). `--floor-under-load` also runs it during the
+   scenario, from a process of its own (a diagnostic: what the machine's load alone does to a
+   bare commit).
 6. The capacity ramp: the same terminals and mix at rising total rates (`--ramp`; each step
    lasts `--ramp-step` seconds, longer at low rates so that it has about 300 commands, up to
    20 s) until ack p99 reaches 50 ms or a command fails; `capacity_cps` is the last rate
@@ -324,8 +326,19 @@ async def capacity_ramp(fleet: Fleet, mix: DinnerMix, rates: list[float], step_s
     return passed, steps
 
 
+FLOOR_START_S = 3.0  # the floor's process starting up and filling its pool, inside the scenario
+
+
 async def _floor_into(into: dict[str, Any], url: str, tasks: int, rate: float, duration: float, seed: int) -> None:
-    into.update(await measure_floor(url, tasks=tasks, rate=rate, duration=duration, seed=seed + 1))
+    """The floor during the scenario, from a process of its own (sim/floor.py): neither the
+    simulator's loop nor the server's delays it, only the machine's load."""
+    done = await trio.run_process(
+        [sys.executable, "-m", "sim.floor", "--url", url, "--tasks", str(tasks), "--rate", str(rate),
+         "--duration", str(max(duration - FLOOR_START_S, 1.0)), "--seed", str(seed + 1)],
+        cwd=ROOT, capture_stdout=True, capture_stderr=True, check=False)
+    if done.returncode:
+        raise SimError(f"the floor under load failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
+    into.update(json.loads(done.stdout))
 
 
 async def run_bench(*, terminals: int = 50, duration: float = 60.0, rate: float = 0.5,
@@ -337,8 +350,9 @@ async def run_bench(*, terminals: int = 50, duration: float = 60.0, rate: float 
                     cash_only: bool = False) -> dict[str, Any]:
     """Set up, run `dinner_rush`, the floor and the ramp, write `out`; return the scenario's
     result (the object written). See the module docstring. `floor_under_load`: also run the
-    floor during the scenario (a diagnostic: what the machine's load alone does to a bare
-    commit; it adds its commits to the scenario's), into `details.floor_under_load`.
+    floor during the scenario, from a process of its own (a diagnostic: what the machine's load
+    alone does to a bare commit; it adds its commits to the scenario's), into
+    `details.floor_under_load`.
     `cash_only`: every bill paid in cash, so that no command waits for a provider (a diagnostic)."""
     admin_url = admin_url or os.environ.get("FYNLO_TEST_DATABASE_URL") or DEFAULT_ADMIN_URL
     floor_duration = min(duration, FLOOR_S) if floor_duration is None else floor_duration
@@ -460,6 +474,7 @@ def table(result: dict[str, Any]) -> str:
     for label, figures in (("ack (ms)", result["ack_ms"]), ("  from send (ms)", d["ack_sent_ms"]),
                            ("  to the task (ms)", d["ack_woken_ms"]),
                            ("fan-out (ms)", result["fanout_ms"]), ("floor commit (ms)", d["floor"]),
+                           *((("  under load (ms)", d["floor_under_load"]),) if d["floor_under_load"] else ()),
                            ("simulator lag (ms)", d["sim_loop_lag_ms"])):
         rows.append((label, *(_fmt(figures.get(k)) for k in ("p50", "p95", "p99", "max"))))
     width = [max(len(r[i]) for r in rows) for i in range(5)]

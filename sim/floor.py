@@ -1,6 +1,12 @@
 """The benchmark's floor: what a bare single-row INSERT + COMMIT costs on the same database, at
 the same concurrency and rate as the terminals (CONTRACT.md, "Benchmark output").
 
+    python -m sim.floor --url URL [--tasks 50] [--rate 0.5] [--duration 30] [--seed 1]
+
+runs it in a process of its own and prints its figures as one JSON line: how `sim.bench
+--floor-under-load` measures the floor during the scenario from an otherwise idle process, so
+that neither the simulator's event loop nor the server's delays it.
+
 This is the one module of `sim/` that imports `fynlo` beyond `fynlo.wire`, on purpose: the
 floor is defined as a commit *through the project's own database layer and pool*
 (`fynlo.db.Database`: psycopg's pool driven from Trio worker threads, one thread crossing per
@@ -15,8 +21,11 @@ the terminals' acks do, so a pool too small for the load would show here too.
 
 from __future__ import annotations
 
+import argparse
+import json
 import random
 import time
+from functools import partial
 
 import trio
 
@@ -24,7 +33,7 @@ from fynlo.config import Settings
 from fynlo.db import Database
 from sim.stats import summary_ms
 
-__all__ = ["FLOOR_TABLE", "default_pool_size", "measure_floor"]
+__all__ = ["FLOOR_TABLE", "default_pool_size", "main", "measure_floor"]
 
 FLOOR_TABLE = "bench_floor"
 _CREATE = (f"CREATE TABLE IF NOT EXISTS {FLOOR_TABLE} (id bigserial PRIMARY KEY,"
@@ -78,3 +87,20 @@ async def measure_floor(url: str, *, tasks: int, rate: float, duration: float, p
             for index in range(tasks):
                 nursery.start_soon(_task, db, index, random.Random(rng.getrandbits(64)), rate, deadline, samples)
     return {**summary_ms(samples), "samples": len(samples), "pool_size": size}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m sim.floor", description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True, help="the database (a libpq URL)")
+    parser.add_argument("--tasks", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=0.5, help="commits per second per task")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds")
+    parser.add_argument("--seed", type=int)
+    args = parser.parse_args(argv)
+    figures = trio.run(partial(measure_floor, args.url, tasks=args.tasks, rate=args.rate, duration=args.duration,
+                               seed=args.seed))
+    print(json.dumps(figures), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -70,14 +70,14 @@ def test_markers_match_replies_to_events() -> None:
 
 async def test_bench_end_to_end_small(tmp_path: Path) -> None:
     """A few seconds of the real thing: setup, a server process, sign-in, the dinner mix, the
-    floor, one ramp step, the JSON. Dine-in orders only, each server with tables to spare: a
-    takeaway `order.open` racing a dine-in one can deadlock in PostgreSQL (they take the venue
-    and order-counter rows in opposite orders; docs/performance.md), and this test checks the
-    machinery, so it keeps to the mix that cannot hit that server bug."""
+    floor (and the floor under load, from its own process), one ramp step, the JSON. Dine-in
+    orders only, each server with tables to spare, so that no order ever finds its table
+    taken and every outcome below is certain."""
     out = tmp_path / "latest.json"
     with trio.fail_after(60):
         await run_bench(terminals=5, duration=4, rate=8, floor_duration=2, ramp=[20], ramp_step=1.5, out=out,
-                        progress=False, takeaway_share=0.0, tables_per_terminal=8, ramp_min_commands=0)
+                        progress=False, takeaway_share=0.0, tables_per_terminal=8, ramp_min_commands=0,
+                        floor_under_load=True)
     results = json.loads(out.read_text())
     assert isinstance(results, list) and len(results) == 1
     r = results[0]
@@ -98,3 +98,5 @@ async def test_bench_end_to_end_small(tmp_path: Path) -> None:
     assert ok.get("order.fire_course", 0) >= 1  # dine-in orders fire their mains
     assert d["events_by_name"]["kitchen.ticket"] >= 1 and d["events_by_name"]["order.sent"] == ok["order.send"]
     assert d["floor"]["samples"] > 0 and d["capacity_steps"][0]["rate_cps"] == 20
+    loaded = d["floor_under_load"]
+    assert loaded["samples"] > 0 and 0 < loaded["p50"] <= loaded["p99"] and loaded["pool_size"] == d["floor"]["pool_size"]
