@@ -181,6 +181,7 @@ class Order:
     closed_at: datetime | None = None
     cancel_reason: str = ""
     related: dict[str, Any] = field(default_factory=dict)
+    _totals: Totals | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def editable(self) -> bool:
@@ -198,8 +199,15 @@ class Order:
         return tuple(ln for ln in self.lines if ln.state is not LineState.VOID)
 
     def totals(self) -> Totals:
-        priced = [PricedLine(ln.id, ln.gross, ln.vat_rate(self.kind), ln.discount) for ln in self.live_lines]
-        return compute(priced, order_discount=self.discount, service_charge=self.service_charge, gratuity=self.gratuity)
+        """Computed once per order: an order never changes (`with_changes` makes another), and
+        a write both stores its total and shows its view."""
+        totals = self._totals
+        if totals is None:
+            priced = [PricedLine(ln.id, ln.gross, ln.vat_rate(self.kind), ln.discount) for ln in self.live_lines]
+            totals = compute(priced, order_discount=self.discount, service_charge=self.service_charge,
+                             gratuity=self.gratuity)
+            object.__setattr__(self, "_totals", totals)
+        return totals
 
     def with_changes(self, **changes: Any) -> "Order":
         return replace(self, **changes)
