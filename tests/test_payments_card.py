@@ -155,6 +155,9 @@ async def test_a_tab_can_be_released(pay: Payments, db: Database, venue: VenueKi
     released = await c.ok("payment.card_cancel", order_id=order_id, payment_id=held["payment_id"])
     assert released["status"] == "canceled" and pay.stripe.intents[intent_id(held)]["status"] == "canceled"
     assert "payment.canceled" in await event_names(db, venue.venue_id, held["payment_id"])
+    late = await c("payment.card_capture", order_id=order_id, payment_id=held["payment_id"], amount=3000)
+    assert late["error"]["code"] == "conflict" and late["error"]["details"]["status"] == "canceled"
+    assert stripe_posts(pay.stripe, f"/v1/payment_intents/{intent_id(held)}/capture") == []   # refused here
     again = (await c.card(order_id, 3000, capture="manual"))["result"]      # a fresh hold may follow
     await pay.stripe.customer_pays(intent_id(again))
     await pay.stripe.expire_authorisation(intent_id(again))                 # and lapse at the card network
