@@ -90,6 +90,7 @@ RAMP = "10,15,25,35,50,70,100,140,200,280,400"  # about ×1.4 a step: stops at t
 RAMP_STEP_COMMANDS = 300  # a step lasts long enough for this many commands (p99 = the 3rd worst)…
 RAMP_STEP_MAX_S = 20.0  # …but no longer than this
 FLOOR_S = 30.0
+FLOOR_START_S = 3.0  # the floor under load's process starting up and filling its pool, inside the scenario
 
 
 def say(text: str) -> None:
@@ -326,9 +327,6 @@ async def capacity_ramp(fleet: Fleet, mix: DinnerMix, rates: list[float], step_s
     return passed, steps
 
 
-FLOOR_START_S = 3.0  # the floor's process starting up and filling its pool, inside the scenario
-
-
 async def _floor_into(into: dict[str, Any], url: str, tasks: int, rate: float, duration: float, seed: int) -> None:
     """The floor during the scenario, from a process of its own (sim/floor.py): neither the
     simulator's loop nor the server's delays it, only the machine's load."""
@@ -470,13 +468,14 @@ def table(result: dict[str, Any]) -> str:
     def verdict(key: str) -> str:
         return "met" if met[key] else "MISSED"
 
+    figures_by_label = {"ack (ms)": result["ack_ms"], "  from send (ms)": d["ack_sent_ms"],
+                        "  to the task (ms)": d["ack_woken_ms"], "fan-out (ms)": result["fanout_ms"],
+                        "floor commit (ms)": d["floor"], "  under load (ms)": d["floor_under_load"],
+                        "simulator lag (ms)": d["sim_loop_lag_ms"]}
     rows = [("", "p50", "p95", "p99", "max")]
-    for label, figures in (("ack (ms)", result["ack_ms"]), ("  from send (ms)", d["ack_sent_ms"]),
-                           ("  to the task (ms)", d["ack_woken_ms"]),
-                           ("fan-out (ms)", result["fanout_ms"]), ("floor commit (ms)", d["floor"]),
-                           *((("  under load (ms)", d["floor_under_load"]),) if d["floor_under_load"] else ()),
-                           ("simulator lag (ms)", d["sim_loop_lag_ms"])):
-        rows.append((label, *(_fmt(figures.get(k)) for k in ("p50", "p95", "p99", "max"))))
+    for label, figures in figures_by_label.items():
+        if figures:  # the floor under load only when it was measured
+            rows.append((label, *(_fmt(figures.get(k)) for k in ("p50", "p95", "p99", "max"))))
     width = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = [f"dinner_rush — {result['terminals']} terminals × {d['rate_per_terminal']:g}/s for "
              f"{result['duration_s']:g} s, {d['date']}, {d['machine']['cpus']} CPUs"]
