@@ -1,9 +1,12 @@
-"""The frame writer: several frames in one write under hypercorn, one ASGI message each elsewhere."""
+"""The frame writer: several frames in one write, straight to the socket under hypercorn over
+plain TCP, and one ASGI message each elsewhere."""
 
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
+
+import socket
 
 import trio
 import trio_websocket
@@ -70,11 +73,41 @@ async def test_frames_go_out_in_one_write_under_hypercorn_intact_and_in_order() 
         await writer.send(FRAMES)
         await writer.send(FRAMES[:1])
         assert one_by_one == []  # nothing took the per-frame path
-        return writer.batched
+        return writer.batched, writer.direct
 
     results, received = await _serve_once(handler)
-    assert results == [True]
+    assert results == [(True, True)]
     assert received == FRAMES + FRAMES[:1]
+
+
+async def test_what_the_socket_does_not_take_at_once_follows_intact_and_a_pong_waits_its_turn() -> None:
+    """A socket that is not read fills up: the write takes part of a batch, the rest follows
+    when the client reads, and hypercorn's pong to a ping sent meanwhile goes out after it,
+    not inside one of our frames."""
+    frames = [f'{{"n":{n},"pad":"{"x" * 64_000}"}}' for n in range(32)]  # 2 MB
+
+    async def handler(scope: dict[str, Any], receive: Any, send: Any) -> bool:
+        writer = FrameWriter(scope, send_one=lambda frame: trio.lowlevel.checkpoint())
+        assert writer._tcp is not None
+        writer._tcp.stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        await writer.send(frames)
+        return writer.direct
+
+    results: list[Any] = []
+    received: list[str] = []
+    async with _serving(_app(handler, results, close=True)) as url:
+        async with trio_websocket.open_websocket_url(url) as ws:
+            await trio.sleep(0.2)  # the server's write is stuck on the full socket by now
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(ws.ping, b"are you there")
+                with trio.fail_after(10):
+                    try:
+                        while True:
+                            received.append(await ws.get_message())
+                    except trio_websocket.ConnectionClosed:
+                        pass
+    assert results == [True]
+    assert received == frames
 
 
 async def test_without_hypercorns_stream_each_frame_is_its_own_asgi_message() -> None:
