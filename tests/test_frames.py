@@ -143,3 +143,48 @@ async def test_after_the_client_has_gone_sending_is_a_quiet_no_op() -> None:
             while not results:
                 await trio.sleep(0.01)
     assert results == ["websocket.disconnect"]
+
+
+async def test_a_connection_that_negotiated_compression_gets_its_own_compressed_frames() -> None:
+    """Plain frames are shared between sockets; a client that offered permessage-deflate (the
+    terminals offer nothing) gets frames compressed with its own connection's state."""
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, CloseConnection, Request
+    from wsproto.extensions import PerMessageDeflate
+
+    async def handler(scope: dict[str, Any], receive: Any, send: Any) -> bool:
+        writer = FrameWriter(scope, send_one=lambda frame: trio.lowlevel.checkpoint())
+        await writer.send(FRAMES)
+        return writer._shared
+
+    results: list[Any] = []
+    received: list[str] = []
+    wire = 0  # bytes from the server, the handshake's response (< 500) included
+    async with _serving(_app(handler, results, close=True)) as url:
+        host, port = url.removeprefix("ws://").split("/")[0].split(":")
+        stream = await trio.open_tcp_stream(host, int(port))
+        client = WSConnection(ConnectionType.CLIENT)
+        await stream.send_all(client.send(Request(host=host, target="/ws", extensions=[PerMessageDeflate()])))
+        text = ""
+        with trio.fail_after(5):
+            while True:
+                data = await stream.receive_some()
+                wire += len(data)
+                client.receive_data(data or None)
+                for event in client.events():
+                    if isinstance(event, AcceptConnection):
+                        assert event.extensions and event.extensions[0].name == "permessage-deflate"
+                    elif isinstance(event, CloseConnection):
+                        await stream.send_all(client.send(event.response()))
+                        data = b""
+                    elif hasattr(event, "data"):
+                        text += event.data
+                        if event.message_finished:
+                            received.append(text)
+                            text = ""
+                if not data:
+                    break
+        await stream.aclose()
+    assert results == [False]
+    assert received == FRAMES
+    assert wire < 500 + sum(len(frame.encode()) for frame in FRAMES) // 4  # compressed

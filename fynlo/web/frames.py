@@ -4,8 +4,10 @@ Every `websocket.send` through quart and hypercorn is its own trip through the f
 its own socket write: two Trio scheduler passes and about 45 µs of the server's CPU on the
 development machine, for each frame to each terminal (bench/framecost.py). Event fan-out is
 most of what the server does, so the outbox hands over everything waiting for a socket at
-once (`Outbox.pump`), and this writer encodes those frames with the connection's own wsproto
-state and writes the bytes itself.
+once (`Outbox.pump`), and this writer encodes those frames and writes the bytes itself. A
+server's frames are not masked, so without an extension (the terminals offer none) an event's
+frame is the same bytes on every socket: they are encoded once, by wsproto, and shared
+(`_shared_frame`); a connection that negotiated compression encodes with its own state.
 
 That is below ASGI: `capture_send` (an ASGI middleware) keeps hypercorn's `send` of each
 WebSocket in its scope, and the writer uses it only when it is a hypercorn `WSStream` in the
@@ -30,13 +32,31 @@ from hypercorn.events import Closed
 from hypercorn.protocol.events import Data
 from hypercorn.protocol.ws_stream import ASGIWebsocketState, WSStream
 from hypercorn.trio.tcp_server import TCPServer
+from wsproto.connection import ConnectionState
 from wsproto.events import TextMessage
+from wsproto.frame_protocol import FrameProtocol
 from wsproto.utilities import LocalProtocolError
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 SendOne = Callable[[str], Awaitable[None]]
 
 _SCOPE_KEY = "fynlo.asgi_send"
+
+# Frames encoded for every plain socket: the events of the last few fan-outs.
+_ENCODED_KEPT = 256
+_encoded: dict[str, bytes] = {}
+_plain = FrameProtocol(client=False, extensions=[])  # holds no state between whole messages
+
+
+def _shared_frame(frame: str) -> bytes:
+    """`frame` as a complete, unmasked text frame without extensions."""
+    try:
+        return _encoded[frame]
+    except KeyError:
+        if len(_encoded) >= _ENCODED_KEPT:
+            _encoded.clear()
+        data = _encoded[frame] = bytes(_plain.send_data(frame, fin=True))
+        return data
 
 
 def capture_send(app: ASGIApp) -> ASGIApp:
@@ -67,6 +87,9 @@ class FrameWriter:
         stream = getattr(scope.get(_SCOPE_KEY), "__self__", None)
         self._stream: WSStream | None = stream if isinstance(stream, WSStream) else None
         self._tcp = _plain_tcp(self._stream) if self._stream is not None else None
+        # wsproto keeps the extensions the handshake enabled on its frame protocol.
+        proto = getattr(getattr(self._stream, "connection", None), "_proto", None)
+        self._shared = getattr(proto, "extensions", None) == []
         self._send_one = send_one
 
     @property
@@ -88,10 +111,15 @@ class FrameWriter:
         # As hypercorn's `WSStream.app_send` does for "websocket.send": nothing once closed.
         if stream.closed or stream.state != ASGIWebsocketState.CONNECTED:
             return
-        try:
-            data = b"".join(stream.connection.send(TextMessage(data=frame)) for frame in frames)
-        except LocalProtocolError:  # the close handshake has begun
-            return
+        if self._shared:
+            if stream.connection.state != ConnectionState.OPEN:  # the close handshake has begun
+                return
+            data = b"".join(_shared_frame(frame) for frame in frames)
+        else:
+            try:
+                data = b"".join(stream.connection.send(TextMessage(data=frame)) for frame in frames)
+            except LocalProtocolError:  # the close handshake has begun
+                return
         rest = await self._write(data) if self._tcp is not None else data
         if rest:
             await stream.send(Data(stream_id=stream.stream_id, data=rest))
