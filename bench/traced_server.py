@@ -83,9 +83,25 @@ def _wrap_socket() -> None:
 
     pump = Outbox.pump
 
-    async def traced_pump(self: Outbox, send: Any) -> None:
-        async def timed_send(frames: list[str]) -> None:
-            await send(frames)
+    class TimedWriter:
+        """The socket's writer, counting writes and timing replies to their write."""
+
+        def __init__(self, writer: Any) -> None:
+            self.writer = writer
+
+        @property
+        def owing(self) -> bool:
+            return bool(self.writer.owing)
+
+        def send_now(self, frame: str) -> bool:
+            written = bool(self.writer.send_now(frame))
+            if written:
+                _writes[0] += 1
+                _writes[1] += 1
+            return written
+
+        async def send(self, frames: list[str]) -> None:
+            await self.writer.send(frames)
             _writes[0] += 1
             _writes[1] += len(frames)
             for frame in frames:
@@ -94,7 +110,9 @@ def _wrap_socket() -> None:
                     if waiting is not None:
                         waiting[0].written = time.perf_counter()
                         waiting[0].socket_out = waiting[0].written - waiting[1]
-        await pump(self, timed_send)
+
+    async def traced_pump(self: Outbox, writer: Any) -> None:
+        await pump(self, TimedWriter(writer))
 
     _Session.handle = traced_handle  # type: ignore[method-assign]
     Outbox.pump = traced_pump  # type: ignore[method-assign]

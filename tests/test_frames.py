@@ -71,27 +71,29 @@ async def test_frames_go_out_in_one_write_under_hypercorn_intact_and_in_order() 
 
         writer = FrameWriter(scope, send_one)
         await writer.send(FRAMES)
-        await writer.send(FRAMES[:1])
+        now = writer.send_now(FRAMES[0])  # nothing else is writing: written at once
         assert one_by_one == []  # nothing took the per-frame path
-        return writer.batched, writer.direct
+        return writer.batched, writer.direct, now, writer.owing
 
     results, received = await _serve_once(handler)
-    assert results == [(True, True)]
+    assert results == [(True, True, True, False)]
     assert received == FRAMES + FRAMES[:1]
 
 
 async def test_what_the_socket_does_not_take_at_once_follows_intact_and_a_pong_waits_its_turn() -> None:
-    """A socket that is not read fills up: the write takes part of a batch, the rest follows
-    when the client reads, and hypercorn's pong to a ping sent meanwhile goes out after it,
-    not inside one of our frames."""
+    """A socket that is not read fills up: a write without waiting takes part of a frame and the
+    rest follows, before the next frames, when the client reads; hypercorn's pong to a ping
+    sent meanwhile goes out after them, not inside one of our frames."""
     frames = [f'{{"n":{n},"pad":"{"x" * 64_000}"}}' for n in range(32)]  # 2 MB
 
-    async def handler(scope: dict[str, Any], receive: Any, send: Any) -> bool:
+    async def handler(scope: dict[str, Any], receive: Any, send: Any) -> tuple[bool, bool, bool]:
         writer = FrameWriter(scope, send_one=lambda frame: trio.lowlevel.checkpoint())
         assert writer._tcp is not None
         writer._tcp.stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-        await writer.send(frames)
-        return writer.direct
+        began = writer.send_now(frames[0])  # without waiting: the socket takes a part of it
+        owing = writer.owing
+        await writer.send(frames[1:])  # the rest of the first, then the others
+        return began, owing, writer.owing
 
     results: list[Any] = []
     received: list[str] = []
@@ -106,7 +108,7 @@ async def test_what_the_socket_does_not_take_at_once_follows_intact_and_a_pong_w
                             received.append(await ws.get_message())
                     except trio_websocket.ConnectionClosed:
                         pass
-    assert results == [True]
+    assert results == [(True, True, False)]
     assert received == frames
 
 
@@ -119,7 +121,7 @@ async def test_without_hypercorns_stream_each_frame_is_its_own_asgi_message() ->
             await send({"type": "websocket.send", "text": frame})
 
         writer = FrameWriter({k: v for k, v in scope.items() if k != "fynlo.asgi_send"}, send_one)
-        assert not writer.batched
+        assert not writer.batched and not writer.send_now(FRAMES[0])
         await writer.send(FRAMES)
         return sent
 
@@ -154,6 +156,7 @@ async def test_a_connection_that_negotiated_compression_gets_its_own_compressed_
 
     async def handler(scope: dict[str, Any], receive: Any, send: Any) -> bool:
         writer = FrameWriter(scope, send_one=lambda frame: trio.lowlevel.checkpoint())
+        assert not writer.send_now(FRAMES[0])  # its frames need its own compressor's turn
         await writer.send(FRAMES)
         return writer._shared
 

@@ -191,39 +191,45 @@ async def test_a_menu_change_reaches_the_next_order_line(server: str, venue: Ven
     assert refused["error"]["details"]["reason"] == "item_unavailable"
 
 
-async def test_replies_overtake_queued_events_which_keep_their_order() -> None:
-    sent: list[str] = []
+class _ListWriter:
+    """A socket's way out that records what went out; it never writes without waiting."""
 
-    async def send(frames: list[str]) -> None:
-        sent.extend(frames)
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.owing = False
+
+    async def send(self, frames: list[str]) -> None:
+        self.sent.extend(frames)
         await trio.lowlevel.checkpoint()
 
+    def send_now(self, frame: str) -> bool:
+        return False
+
+
+async def test_replies_overtake_queued_events_which_keep_their_order() -> None:
+    writer = _ListWriter()
     outbox = Outbox(None, "venue", last_seq=0, size=10)  # type: ignore[arg-type]  # no gap: no reads
     for seq in (1, 2, 3):
         outbox.offer(seq, f"event {seq}")
     outbox.reply("reply")
     with trio.move_on_after(0.5):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(outbox.pump, send)
+            nursery.start_soon(outbox.pump, writer)
             await trio.testing.wait_all_tasks_blocked()
             outbox.offer(2, "a late copy of 2")  # already sent: dropped
             outbox.offer(4, "event 4")
             outbox.reply("second reply")
             await trio.testing.wait_all_tasks_blocked()
             nursery.cancel_scope.cancel()
-    assert sent == ["reply", "event 1", "event 2", "event 3", "second reply", "event 4"]
+    assert writer.sent == ["reply", "event 1", "event 2", "event 3", "second reply", "event 4"]
 
 
 async def test_an_outbox_that_overflows_sends_what_it_held_then_stops() -> None:
-    sent: list[str] = []
-
-    async def send(frames: list[str]) -> None:
-        sent.extend(frames)
-
+    writer = _ListWriter()
     outbox = Outbox(None, "venue", last_seq=0, size=2)  # type: ignore[arg-type]
     outbox.offer(1, "event 1")
     outbox.reply("reply")
     outbox.offer(2, "event 2")  # no room: the consumer is cut off
     with pytest.raises(SlowConsumer):
-        await outbox.pump(send)
-    assert outbox.overflowed and sent == ["reply", "event 1"]
+        await outbox.pump(writer)
+    assert outbox.overflowed and writer.sent == ["reply", "event 1"]

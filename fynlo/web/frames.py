@@ -72,12 +72,18 @@ def capture_send(app: ASGIApp) -> ASGIApp:
 
 def _plain_tcp(stream: WSStream) -> TCPServer | None:
     """The hypercorn connection under `stream` (WSStream → H11Protocol → TCPServer), if it is
-    a plain TCP socket; None over TLS or if hypercorn's layers are not the ones we know."""
+    a plain TCP socket; None over TLS or if hypercorn's layers are not the ones we know.
+
+    Its send lock becomes a semaphore of one. Hypercorn only ever takes it with `async with`,
+    for which the two are the same, but a semaphore has no owner: a write begun by one task
+    (`FrameWriter.send_now`, from the hub's) can be finished by another (the pump's)."""
     h11 = getattr(stream.send, "__self__", None)
     tcp = getattr(getattr(h11, "send", None), "__self__", None)
-    if isinstance(tcp, TCPServer) and isinstance(tcp.stream, trio.SocketStream) and isinstance(tcp.send_lock, trio.Lock):
-        return tcp
-    return None
+    if not (isinstance(tcp, TCPServer) and isinstance(tcp.stream, trio.SocketStream)
+            and isinstance(tcp.send_lock, trio.Lock) and not tcp.send_lock.locked()):
+        return None
+    tcp.send_lock = trio.Semaphore(1)  # type: ignore[assignment]
+    return tcp
 
 
 class FrameWriter:
@@ -91,6 +97,7 @@ class FrameWriter:
         proto = getattr(getattr(self._stream, "connection", None), "_proto", None)
         self._shared = getattr(proto, "extensions", None) == []
         self._send_one = send_one
+        self._owed: memoryview | None = None  # the rest of a frame `send_now` began
 
     @property
     def batched(self) -> bool:
@@ -102,14 +109,39 @@ class FrameWriter:
         """Whether the writes go straight to the socket (a plain TCP connection under hypercorn)."""
         return self._tcp is not None
 
+    @property
+    def owing(self) -> bool:
+        """`send_now` began a frame the socket did not take whole: `send` finishes it first."""
+        return self._owed is not None
+
+    def _open(self, stream: WSStream) -> bool:
+        # As hypercorn's `WSStream.app_send` does for "websocket.send": nothing once closed.
+        return not stream.closed and stream.state == ASGIWebsocketState.CONNECTED
+
+    def send_now(self, frame: str) -> bool:
+        """Write `frame` without waiting, if this is a plain socket that nothing else is writing
+        to; what the socket does not take at once is owed (`owing`), and the send lock stays
+        taken until `send` has finished it. False: nothing was written; use `send`."""
+        stream, tcp = self._stream, self._tcp
+        if stream is None or tcp is None or not self._shared or self._owed is not None or not self._open(stream):
+            return False
+        if stream.connection.state != ConnectionState.OPEN:
+            return False
+        try:
+            tcp.send_lock.acquire_nowait()
+        except trio.WouldBlock:
+            return False
+        return self._begin(tcp, _shared_frame(frame))
+
     async def send(self, frames: Sequence[str]) -> None:
+        if self._owed is not None:
+            await self._finish()
         stream = self._stream
         if stream is None:
             for frame in frames:
                 await self._send_one(frame)
             return
-        # As hypercorn's `WSStream.app_send` does for "websocket.send": nothing once closed.
-        if stream.closed or stream.state != ASGIWebsocketState.CONNECTED:
+        if not frames or not self._open(stream):
             return
         if self._shared:
             if stream.connection.state != ConnectionState.OPEN:  # the close handshake has begun
@@ -120,33 +152,50 @@ class FrameWriter:
                 data = b"".join(stream.connection.send(TextMessage(data=frame)) for frame in frames)
             except LocalProtocolError:  # the close handshake has begun
                 return
-        rest = await self._write(data) if self._tcp is not None else data
-        if rest:
-            await stream.send(Data(stream_id=stream.stream_id, data=rest))
+        if self._tcp is not None and await self._write(self._tcp, data):
+            return
+        await stream.send(Data(stream_id=stream.stream_id, data=data))
 
-    async def _write(self, data: bytes) -> bytes:
-        """Write `data` to the socket under the connection's send lock; return what is left
-        for hypercorn's own path (nothing, unless the socket failed)."""
-        tcp = self._tcp
-        assert tcp is not None
+    async def _write(self, tcp: TCPServer, data: bytes) -> bool:
+        """Write `data` under the connection's send lock; False if the socket failed (then
+        hypercorn's own path, which notices and closes the stream, gets it)."""
         lock = tcp.send_lock
         try:
             lock.acquire_nowait()
         except trio.WouldBlock:
             await lock.acquire()
+        if not self._begin(tcp, data):
+            return False
+        if self._owed is not None:
+            await self._finish()
+        return True
+
+    def _begin(self, tcp: TCPServer, data: bytes) -> bool:
+        """With the send lock taken: one non-blocking write. What the socket did not take is
+        owed, and the lock kept for `_finish`; else the lock is let go. False: the socket
+        failed and nothing was written."""
         try:
-            try:
-                sent = os.write(tcp.stream.socket.fileno(), data)
-            except BlockingIOError:
-                sent = 0
-            except OSError:  # closed or reset: hypercorn's path notices and closes the stream
-                return data
-            if sent < len(data):
-                with trio.CancelScope(shield=True):
-                    try:
-                        await tcp.stream.send_all(memoryview(data)[sent:])
-                    except (trio.BrokenResourceError, trio.ClosedResourceError):
-                        await tcp.protocol.handle(Closed())  # what hypercorn does on this error
-            return b""
+            sent = os.write(tcp.stream.socket.fileno(), data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:  # closed or reset
+            tcp.send_lock.release()
+            return False
+        if sent < len(data):
+            self._owed = memoryview(data)[sent:]
+        else:
+            tcp.send_lock.release()
+        return True
+
+    async def _finish(self) -> None:
+        """Send what is owed through Trio, shielded as hypercorn shields its writes (half a
+        frame must not be followed by anything else), then let the send lock go."""
+        tcp, owed, self._owed = self._tcp, self._owed, None
+        assert tcp is not None and owed is not None
+        try:
+            with trio.CancelScope(shield=True):
+                await tcp.stream.send_all(owed)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            await tcp.protocol.handle(Closed())  # what hypercorn does on this error
         finally:
-            lock.release()
+            tcp.send_lock.release()

@@ -88,11 +88,12 @@ class Hub:
     async def _deliver(feed: _Feed, message: bytes) -> None:
         """Hand the events of a bus message to every socket of the venue, a few at a time.
 
-        Each socket's writer wakes when its outbox gets the event. Woken all at once, fifty
-        writers fill one round of Trio's scheduler, and whatever wakes after them (a command on
-        its way to its reply) waits for all fifty writes. Handed out a few per round, the
-        writes interleave with the rest of the server's work. The fan-out costs the same CPU
-        either way. Nothing waits on a socket here, so a slow one holds up no other.
+        An idle socket is written at once (`Outbox.offer`); a busy one's writer wakes when its
+        outbox gets the event. Handed out all at once, fifty sockets would fill one round of
+        Trio's scheduler, and whatever wakes after them (a command on its way to its reply)
+        would wait for all fifty writes. Handed out a few per round, the writes interleave
+        with the rest of the server's work. Nothing waits on a socket here, so a slow one
+        holds up no other.
         """
         records = read_payload(message)
         for n, outbox in enumerate(list(feed.outboxes), 1):

@@ -151,6 +151,6 @@ async def _serve(svc: Services, auth: Authenticate) -> None:
 async def _pump(outbox: Outbox, scope: trio.CancelScope) -> None:
     """Send the outbox; when it overflows, end the whole session (the caller closes)."""
     try:
-        await outbox.pump(FrameWriter(websocket.scope, websocket.send).send)
+        await outbox.pump(FrameWriter(websocket.scope, websocket.send))
     except SlowConsumer:
         scope.cancel()
