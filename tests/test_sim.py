@@ -202,3 +202,34 @@ def test_a_shared_decoder_decodes_an_event_once_for_every_terminal_and_nothing_e
     decode('{"type":"event","seq":9}')  # over `size`: what was kept is forgotten
     again = decode(event)
     assert again == first and again is not first
+
+
+def test_whole_text_frames_are_taken_apart_here_and_anything_else_is_left_for_wsproto() -> None:
+    from collections import deque
+
+    from wsproto.frame_protocol import FrameProtocol
+
+    from sim.websocket import _plain_frames
+
+    server = FrameProtocol(client=False, extensions=[])
+    texts = ["{}", "é" * 100, "x" * 70_000]  # lengths in 7, 16 and 64 bits
+    wire = bytearray(b"".join(bytes(server.send_data(text)) for text in texts))
+    taken: deque[str] = deque()
+    used, other = _plain_frames(wire[:-1], taken)  # the last frame not whole yet: waits
+    assert (list(taken), other) == (texts[:2], False) and used == len(wire) - 70_010
+    taken.clear()
+    ping = bytes(server.ping(b"?"))
+    used, other = _plain_frames(wire + ping + bytes(server.send_data("after")), taken)
+    assert (list(taken), used, other) == (texts, len(wire), True)  # stops at the ping, for wsproto
+    for not_whole in (bytes(server.send_data("part", fin=False)), b"\x81\x02\xff\xfe"):  # a fragment; not UTF-8
+        taken.clear()
+        assert _plain_frames(bytearray(not_whole), taken) == (0, True) and not taken
+
+
+async def test_a_refused_upgrade_reports_the_status(db: Database, database_url: str) -> None:
+    from sim.websocket import ClientSocket
+
+    async with running_server(make_settings(), database_url) as base_url:
+        with pytest.raises(HandshakeRefused) as refused:
+            await ClientSocket.open(ws_url(base_url, "/ws/nowhere"))
+    assert refused.value.code == 404
