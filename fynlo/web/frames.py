@@ -42,21 +42,30 @@ SendOne = Callable[[str], Awaitable[None]]
 
 _SCOPE_KEY = "fynlo.asgi_send"
 
-# Frames encoded for every plain socket: the events of the last few fan-outs.
-_ENCODED_KEPT = 256
-_encoded: dict[str, bytes] = {}
-_plain = FrameProtocol(client=False, extensions=[])  # holds no state between whole messages
+class _SharedFrames:
+    """Events' frames encoded once for every plain socket: complete, unmasked text frames
+    without extensions. The last few fan-outs' are kept, and forgotten all at once when there
+    are `most` or they hold `most_bytes` (a menu's reply is large)."""
+
+    def __init__(self, most: int = 256, most_bytes: int = 4 * 1024 * 1024) -> None:
+        self._most, self._most_bytes = most, most_bytes
+        self._frames: dict[str, bytes] = {}
+        self._bytes = 0
+        self._encoder = FrameProtocol(client=False, extensions=[])  # no state between whole messages
+
+    def __call__(self, frame: str) -> bytes:
+        try:
+            return self._frames[frame]
+        except KeyError:
+            if len(self._frames) >= self._most or self._bytes >= self._most_bytes:
+                self._frames.clear()
+                self._bytes = 0
+            data = self._frames[frame] = bytes(self._encoder.send_data(frame, fin=True))
+            self._bytes += len(data)
+            return data
 
 
-def _shared_frame(frame: str) -> bytes:
-    """`frame` as a complete, unmasked text frame without extensions."""
-    try:
-        return _encoded[frame]
-    except KeyError:
-        if len(_encoded) >= _ENCODED_KEPT:
-            _encoded.clear()
-        data = _encoded[frame] = bytes(_plain.send_data(frame, fin=True))
-        return data
+_shared_frame = _SharedFrames()
 
 
 def capture_send(app: ASGIApp) -> ASGIApp:
@@ -84,6 +93,15 @@ def _plain_tcp(stream: WSStream) -> TCPServer | None:
         return None
     tcp.send_lock = trio.Semaphore(1)  # type: ignore[assignment]
     return tcp
+
+
+def _connected(stream: WSStream, *, shared: bool = True) -> bool:
+    """Whether frames may go out: nothing once closed, as hypercorn's `WSStream.app_send`
+    does for "websocket.send". A shared frame also needs wsproto's connection open (its own
+    encoding checks that itself, for a connection with an extension)."""
+    if stream.closed or stream.state != ASGIWebsocketState.CONNECTED:
+        return False
+    return not shared or stream.connection.state == ConnectionState.OPEN
 
 
 class FrameWriter:
@@ -114,18 +132,12 @@ class FrameWriter:
         """`send_now` began a frame the socket did not take whole: `send` finishes it first."""
         return self._owed is not None
 
-    def _open(self, stream: WSStream) -> bool:
-        # As hypercorn's `WSStream.app_send` does for "websocket.send": nothing once closed.
-        return not stream.closed and stream.state == ASGIWebsocketState.CONNECTED
-
     def send_now(self, frame: str) -> bool:
         """Write `frame` without waiting, if this is a plain socket that nothing else is writing
         to; what the socket does not take at once is owed (`owing`), and the send lock stays
         taken until `send` has finished it. False: nothing was written; use `send`."""
         stream, tcp = self._stream, self._tcp
-        if stream is None or tcp is None or not self._shared or self._owed is not None or not self._open(stream):
-            return False
-        if stream.connection.state != ConnectionState.OPEN:
+        if stream is None or tcp is None or not self._shared or self._owed is not None or not _connected(stream):
             return False
         try:
             tcp.send_lock.acquire_nowait()
@@ -141,11 +153,9 @@ class FrameWriter:
             for frame in frames:
                 await self._send_one(frame)
             return
-        if not frames or not self._open(stream):
+        if not frames or not _connected(stream, shared=self._shared):
             return
         if self._shared:
-            if stream.connection.state != ConnectionState.OPEN:  # the close handshake has begun
-                return
             data = b"".join(_shared_frame(frame) for frame in frames)
         else:
             try:
