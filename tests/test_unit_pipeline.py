@@ -224,6 +224,47 @@ async def test_replies_overtake_queued_events_which_keep_their_order() -> None:
     assert writer.sent == ["reply", "event 1", "event 2", "event 3", "second reply", "event 4"]
 
 
+class _EagerWriter(_ListWriter):
+    """Writes an event at once when the outbox asks; a frame ending in "…" is only begun."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sends: list[list[str]] = []  # what each call of `send` carried
+
+    def send_now(self, frame: str) -> bool:
+        self.sent.append(frame)
+        self.owing = frame.endswith("…")
+        return True
+
+    async def send(self, frames: list[str]) -> None:
+        self.owing = False  # what was owed goes first
+        self.sends.append(list(frames))
+        await super().send(frames)
+
+
+async def test_an_idle_outbox_has_events_written_at_once_and_a_busy_one_queues_them_in_order() -> None:
+    writer = _EagerWriter()
+    outbox = Outbox(None, "venue", last_seq=0, size=10)  # type: ignore[arg-type]
+    with trio.move_on_after(0.5):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(outbox.pump, writer)
+            await trio.testing.wait_all_tasks_blocked()
+            outbox.offer(1, "event 1")  # the pump is parked: written at once, nobody woken
+            assert writer.sent == ["event 1"] and writer.sends == []
+            outbox.reply("reply")  # wakes the pump: what follows queues behind the reply
+            outbox.offer(2, "event 2")
+            await trio.testing.wait_all_tasks_blocked()
+            assert writer.sends == [["reply", "event 2"]]
+            outbox.offer(3, "event 3 …")  # begun at once; the pump finishes it
+            await trio.testing.wait_all_tasks_blocked()
+            assert writer.sends[-1] == [] and not writer.owing
+            outbox.offer(3, "a late copy of 3")  # already sent: dropped
+            outbox.offer(4, "event 4")
+            nursery.cancel_scope.cancel()
+    assert writer.sent == ["event 1", "reply", "event 2", "event 3 …", "event 4"]
+    assert outbox.last_seq == 4
+
+
 async def test_an_outbox_that_overflows_sends_what_it_held_then_stops() -> None:
     writer = _ListWriter()
     outbox = Outbox(None, "venue", last_seq=0, size=2)  # type: ignore[arg-type]
