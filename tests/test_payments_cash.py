@@ -204,3 +204,30 @@ async def test_without_a_card_provider_the_attempt_fails_cleanly_and_cash_still_
     assert qr["error"]["code"] == "unavailable"
     assert {r["status"] for r in await rows(db, "SELECT status FROM payments WHERE order_id = %s", order_id)} == {"failed"}
     assert (await c.cash(order_id, total))["ok"]
+
+
+async def test_a_new_payment_is_returned_exactly_as_stored(server: str, db: Database, venue: VenueKit) -> None:
+    """`repo.insert` builds the row it returns instead of reading it back: it must be the row
+    PostgreSQL holds, column for column and type for type (a new column or default breaks it)."""
+    from datetime import timedelta
+
+    from fynlo.orders.repo import now
+    from fynlo.payments import repo
+
+    c = Cashier(server, venue)
+    till_id = await c.open_till()
+    order_id, total = await c.order_for("Chips")
+    payment_id = new_id()
+
+    def add_and_read(conn: object) -> tuple[dict, dict]:
+        built = repo.insert(conn, {
+            "id": payment_id, "venue_id": venue.venue_id, "order_id": order_id, "method": "open_banking",
+            "status": "pending", "amount": total, "tip": 50, "till_id": till_id, "provider_key": "key",
+            "staff_id": None, "terminal_id": None, "expires_at": now(conn) + timedelta(minutes=15),
+            "details": {"reference": "FYN-1", "nested": {"n": 1}},
+        })
+        return built, conn.execute("SELECT * FROM payments WHERE id = %s", (payment_id,)).fetchone()  # type: ignore[attr-defined]
+
+    built, stored = await db.run(add_and_read)
+    assert built == stored
+    assert {k: type(v) for k, v in built.items()} == {k: type(v) for k, v in stored.items()}

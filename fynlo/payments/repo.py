@@ -6,9 +6,13 @@ command sends what it will need together and waits for PostgreSQL once (fynlo/db
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable, TypeVar
+from uuid import UUID
 
 from psycopg.types.json import Jsonb
+
+from fynlo.orders.repo import now as transaction_now
 
 T = TypeVar("T")
 Later = Callable[[], T]
@@ -16,18 +20,30 @@ Later = Callable[[], T]
 _COLUMNS = ("id", "venue_id", "order_id", "method", "status", "amount", "tip", "surcharge", "fee_declined",
             "authorised", "tendered", "change", "till_id", "provider_key", "details", "staff_id",
             "terminal_id", "expires_at")
+# The other columns of a new payment, as their defaults (migration 0007) leave them.
+_INSERT_DEFAULTS = {"processing_fee": 0, "platform_fee": 0, "captured": 0, "refunded": 0, "provider_ref": None,
+                    "needs_review": False, "review_reason": None, "receipt_number": None, "settled_at": None}
+_UUID_COLUMNS = ("id", "venue_id", "order_id", "till_id", "staff_id", "terminal_id")
 
 
 def insert(conn: Any, row: dict[str, Any]) -> dict[str, Any]:
+    """Add a payment; return it as stored. The row is built here rather than read back, so the
+    INSERT goes out without waiting for PostgreSQL: no trigger touches a payment, and the
+    defaults of the columns not given are constants, but for `created_at`, the transaction's
+    `now()` (which a command has read with BEGIN). Values have the types psycopg reads back."""
     values = {k: row.get(k) for k in _COLUMNS}
-    values["details"] = Jsonb(values["details"] or {})
-    values["tip"] = values["tip"] or 0
-    values["surcharge"] = values["surcharge"] or 0
-    values["fee_declined"] = bool(values["fee_declined"])
-    values["authorised"] = values["authorised"] or 0
+    details = json.loads(json.dumps(values["details"] or {}))
+    values.update(details=Jsonb(details), tip=values["tip"] or 0, surcharge=values["surcharge"] or 0,
+                  fee_declined=bool(values["fee_declined"]), authorised=values["authorised"] or 0,
+                  method=str(values["method"]), status=str(values["status"]))
     cols = ", ".join(_COLUMNS)
     marks = ", ".join(f"%({k})s" for k in _COLUMNS)
-    return conn.execute(f"INSERT INTO payments ({cols}) VALUES ({marks}) RETURNING *", values).fetchone()
+    conn.execute(f"INSERT INTO payments ({cols}) VALUES ({marks})", values)
+    stored = {**values, **_INSERT_DEFAULTS, "details": details, "created_at": transaction_now(conn)}
+    for key in _UUID_COLUMNS:
+        if stored[key] is not None and not isinstance(stored[key], UUID):
+            stored[key] = UUID(str(stored[key]))
+    return stored
 
 
 def get(conn: Any, venue_id: str, payment_id: str, *, lock: bool = False) -> dict[str, Any] | None:
