@@ -96,12 +96,15 @@ def _wrap_socket() -> None:
         def send_now(self, frame: str) -> bool:
             written = bool(self.writer.send_now(frame))
             if written:
-                _writes[0] += 1
-                _writes[1] += 1
+                self._written([frame])
             return written
 
         async def send(self, frames: list[str]) -> None:
             await self.writer.send(frames)
+            self._written(frames)
+
+        @staticmethod
+        def _written(frames: list[str]) -> None:
             _writes[0] += 1
             _writes[1] += len(frames)
             for frame in frames:

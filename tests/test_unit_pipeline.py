@@ -225,13 +225,16 @@ async def test_replies_overtake_queued_events_which_keep_their_order() -> None:
 
 
 class _EagerWriter(_ListWriter):
-    """Writes an event at once when the outbox asks; a frame ending in "…" is only begun."""
+    """Writes a frame at once when the outbox asks, but for one starting "busy" (as if another
+    write held the socket); a frame ending in "…" is only begun."""
 
     def __init__(self) -> None:
         super().__init__()
         self.sends: list[list[str]] = []  # what each call of `send` carried
 
     def send_now(self, frame: str) -> bool:
+        if frame.startswith("busy"):
+            return False
         self.sent.append(frame)
         self.owing = frame.endswith("…")
         return True
@@ -242,7 +245,7 @@ class _EagerWriter(_ListWriter):
         await super().send(frames)
 
 
-async def test_an_idle_outbox_has_events_written_at_once_and_a_busy_one_queues_them_in_order() -> None:
+async def test_an_idle_outbox_writes_at_once_and_a_busy_one_queues_in_order() -> None:
     writer = _EagerWriter()
     outbox = Outbox(None, "venue", last_seq=0, size=10)  # type: ignore[arg-type]
     with trio.move_on_after(0.5):
@@ -250,18 +253,19 @@ async def test_an_idle_outbox_has_events_written_at_once_and_a_busy_one_queues_t
             nursery.start_soon(outbox.pump, writer)
             await trio.testing.wait_all_tasks_blocked()
             outbox.offer(1, "event 1")  # the pump is parked: written at once, nobody woken
-            assert writer.sent == ["event 1"] and writer.sends == []
-            outbox.reply("reply")  # wakes the pump: what follows queues behind the reply
+            outbox.reply("reply 1")
+            assert writer.sent == ["event 1", "reply 1"] and writer.sends == []
+            outbox.reply("busy reply")  # not now: queued, and what follows queues behind it
             outbox.offer(2, "event 2")
             await trio.testing.wait_all_tasks_blocked()
-            assert writer.sends == [["reply", "event 2"]]
+            assert writer.sends == [["busy reply", "event 2"]]
             outbox.offer(3, "event 3 …")  # begun at once; the pump finishes it
             await trio.testing.wait_all_tasks_blocked()
             assert writer.sends[-1] == [] and not writer.owing
             outbox.offer(3, "a late copy of 3")  # already sent: dropped
             outbox.offer(4, "event 4")
             nursery.cancel_scope.cancel()
-    assert writer.sent == ["event 1", "reply", "event 2", "event 3 …", "event 4"]
+    assert writer.sent == ["event 1", "reply 1", "busy reply", "event 2", "event 3 …", "event 4"]
     assert outbox.last_seq == 4
 
 

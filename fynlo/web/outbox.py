@@ -13,10 +13,11 @@ that the queue fills is cut off rather than buffered without bound; it resumes f
 
 Whatever is waiting when the pump wakes goes out in one call of `send` (up to `BATCH` frames):
 a write per batch rather than per frame is most of what fan-out costs (fynlo/web/frames.py).
-While the pump is parked with nothing queued, an event that follows on from the last seq sent
-is written at once by whoever offers it (the hub), when the writer can do that without
-waiting (`Writer.send_now`): fifty sockets then cost fifty writes, not fifty task wake-ups
-as well. What the socket did not take at once the pump sends next (`Writer.owing`).
+While the pump is parked with nothing queued, a reply, or an event that follows on from the
+last seq sent, is written at once by whoever hands it over (the command's task, the hub),
+when the writer can do that without waiting (`Writer.send_now`): fifty sockets then cost
+fifty writes, not fifty task wake-ups as well, and a reply does not wait for the pump's turn.
+What the socket did not take at once the pump sends next (`Writer.owing`).
 """
 
 from __future__ import annotations
@@ -65,22 +66,29 @@ class Outbox:
         self.overflowed = False
 
     def reply(self, text: str) -> None:
-        if self._room():
+        if not self._sent_now(text) and self._room():
             self._replies.append(text)
 
     def offer(self, seq: int, frame: str | None) -> None:
         """A venue event (frame None: only "the venue is at seq", to be read from the table)."""
         if seq <= self.last_seq:
             return
-        if self._parked and frame is not None and seq == self.last_seq + 1:
-            assert self._writer is not None
-            if self._writer.send_now(frame):
-                self.last_seq = seq
-                if self._writer.owing:
-                    self._wake()
-                return
-        if self._room():
+        if frame is not None and seq == self.last_seq + 1 and self._sent_now(frame):
+            self.last_seq = seq
+        elif self._room():
             self._events.append((seq, frame))
+
+    def _sent_now(self, frame: str) -> bool:
+        """Written (or begun) at once by the caller, since the pump is parked with nothing
+        queued and the writer could write without waiting; the pump wakes for what is owed."""
+        if not self._parked:
+            return False
+        assert self._writer is not None
+        if not self._writer.send_now(frame):
+            return False
+        if self._writer.owing:
+            self._wake()
+        return True
 
     def _wake(self) -> None:
         self._parked = False
