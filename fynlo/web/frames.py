@@ -42,10 +42,12 @@ SendOne = Callable[[str], Awaitable[None]]
 
 _SCOPE_KEY = "fynlo.asgi_send"
 
+
 class _SharedFrames:
-    """Events' frames encoded once for every plain socket: complete, unmasked text frames
-    without extensions. The last few fan-outs' are kept, and forgotten all at once when there
-    are `most` or they hold `most_bytes` (a menu's reply is large)."""
+    """Frames encoded once for every plain socket: complete, unmasked text frames without
+    extensions. An event's is reused for each socket of its fan-out; a reply passes through
+    once. The last few are kept, and forgotten all at once when there are `most` or they hold
+    `most_bytes` (a menu's reply is large)."""
 
     def __init__(self, most: int = 256, most_bytes: int = 4 * 1024 * 1024) -> None:
         self._most, self._most_bytes = most, most_bytes
@@ -79,7 +81,7 @@ def capture_send(app: ASGIApp) -> ASGIApp:
     return wrapped
 
 
-def _plain_tcp(stream: WSStream) -> TCPServer | None:
+def _claim_plain_tcp(stream: WSStream) -> TCPServer | None:
     """The hypercorn connection under `stream` (WSStream → H11Protocol → TCPServer), if it is
     a plain TCP socket; None over TLS or if hypercorn's layers are not the ones we know.
 
@@ -110,7 +112,7 @@ class FrameWriter:
     def __init__(self, scope: dict[str, Any], send_one: SendOne) -> None:
         stream = getattr(scope.get(_SCOPE_KEY), "__self__", None)
         self._stream: WSStream | None = stream if isinstance(stream, WSStream) else None
-        self._tcp = _plain_tcp(self._stream) if self._stream is not None else None
+        self._tcp = _claim_plain_tcp(self._stream) if self._stream is not None else None
         # wsproto keeps the extensions the handshake enabled on its frame protocol.
         proto = getattr(getattr(self._stream, "connection", None), "_proto", None)
         self._shared = getattr(proto, "extensions", None) == []
