@@ -21,7 +21,7 @@ from fynlo.wire import encode, ws_url
 from sim.errors import CommandFailed, HandshakeRefused, TerminalClosed
 from sim.events import Anomaly, EventLog, OnEvent
 from sim.replies import CommandTiming, PendingReplies
-from sim.websocket import ClientSocket
+from sim.websocket import ClientSocket, Received
 
 __all__ = ["CommandTiming", "TerminalClient", "ws_url"]
 
@@ -153,7 +153,7 @@ class TerminalClient:
         with trio.fail_after(timeout):
             try:
                 await self._ws.send(encode(hello))
-                first = await self._ws.receive()
+                first = (await self._ws.receive()).messages
             except TerminalClosed as exc:
                 raise HandshakeRefused(exc.code, exc.reason or "closed without a reason") from None
         raw, self._backlog = first[0], first[1:]  # what came with the welcome: the replay's start
@@ -167,25 +167,25 @@ class TerminalClient:
         self._log.start(frame["seq"] if last_seq is None else min(last_seq, frame["seq"]))
 
     async def _read(self) -> None:
-        batch, self._backlog = self._backlog, []
+        now = time.perf_counter()
+        batch, self._backlog = Received(self._backlog, now, now), []
         try:
             while True:
-                at = time.perf_counter()
-                for raw in batch:
-                    self._route(raw, at)
+                for raw in batch.messages:
+                    self._route(raw, batch)
                 batch = await self._ws.receive()
         except TerminalClosed as exc:
             self._log.close(exc.code, exc.reason)
             self._pending.fail_all()
 
-    def _route(self, raw: str, at: float) -> None:
+    def _route(self, raw: str, batch: Received) -> None:
         frame = self._decode(raw) or {}
         kind = frame.get("type")
         if kind == "event":
-            self._log.receive(frame, at)  # which wakes the waiters itself
+            self._log.receive(frame, batch.arrived)  # which wakes the waiters itself
             return
         if kind == "reply":
-            if not self._pending.deliver(frame, at):
+            if not self._pending.deliver(frame, batch.arrived, batch.read):
                 self.stray_replies.append(frame)
         elif kind == "auth":
             self.auth_answers.append(frame)
@@ -209,7 +209,7 @@ class TerminalClient:
         try:
             with trio.fail_after(timeout):
                 await self._ws.send(encode(frame))
-                reply, timing.acked = await recv.receive()
+                reply, timing.acked, timing.read = await recv.receive()
         except (TerminalClosed, trio.EndOfChannel):
             raise TerminalClosed(self.close_code, self.close_reason) from None
         finally:

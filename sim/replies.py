@@ -17,16 +17,17 @@ import trio
 __all__ = ["CommandTiming", "PendingReplies"]
 
 Frame = dict[str, Any]
-Arrival = tuple[Frame, float]  # a reply and when the reader took it off the wire
+Arrival = tuple[Frame, float, float]  # a reply, when it reached this host, when the reader took it
 
 
 @dataclass(slots=True)
 class CommandTiming:
     """When a command left and when its reply came back (`time.perf_counter()` seconds).
 
-    `acked` is when the socket's reader took the reply off the wire; `woken`, when the task
-    that sent the command resumed with it (later by however long this process took to
-    schedule it). `acked` stays None when no reply came (a timeout, a closed socket): the load
+    `acked` is when the reply reached this host (the kernel's receive timestamp, sim/websocket.py);
+    `read`, when the socket's reader took it off the wire (later by however long the other
+    terminals' frames in this process kept the reader waiting); `woken`, when the task that sent
+    the command resumed with it. `acked` stays None when no reply came (a timeout, a closed socket): the load
     tool counts those as errors rather than dropping them from the latency figures unnoticed.
     """
 
@@ -34,6 +35,7 @@ class CommandTiming:
     id: str
     sent: float
     acked: float | None = None
+    read: float | None = None
     woken: float | None = None
     ok: bool | None = None
     code: str | None = None
@@ -63,9 +65,9 @@ class PendingReplies:
             if not waiters:
                 del self._waiting[command_id]
 
-    def deliver(self, reply: Frame, at: float) -> bool:
-        """Hand `reply`, read off the wire at `at`, to the oldest waiter for its id; False when
-        nobody waits for it."""
+    def deliver(self, reply: Frame, arrived: float, read: float) -> bool:
+        """Hand `reply`, which reached this host at `arrived` and was read at `read`, to the
+        oldest waiter for its id; False when nobody waits for it."""
         command_id = str(reply.get("id"))
         waiters = self._waiting.get(command_id)
         if not waiters:
@@ -73,7 +75,7 @@ class PendingReplies:
         send = waiters.popleft()
         if not waiters:
             del self._waiting[command_id]
-        send.send_nowait((reply, at))
+        send.send_nowait((reply, arrived, read))
         return True
 
     def fail_all(self) -> None:

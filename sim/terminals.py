@@ -8,10 +8,11 @@ should measure; here a slow server shows up as slow acks, not as fewer commands.
 What goes out at a tick is the mix's business (sim/steps.py): commands of one order go one at
 a time, so a tick whose player has no idle lane waits for one (`queued` counts those ticks).
 Ack latency is measured from the tick, not from the send, so that wait is included rather than
-hidden; it ends when the terminal's socket reader takes the reply off the wire, as a fan-out
-ends when an event is read. `ack_sent_ms` is the same from the moment the frame was sent, and
-`ack_woken_ms` ends instead when the sending task resumes with the reply (later by the
-simulator's own scheduling), both for comparison. A step
+hidden; it ends when the reply reaches the terminal's host (the kernel's receive timestamp,
+sim/websocket.py), as a fan-out ends when an event does. `ack_sent_ms` is the same from the
+moment the frame was sent; `ack_read_ms` ends instead when the socket's reader takes the reply
+(later when this process was busy with the other terminals' frames), and `ack_woken_ms` when
+the sending task resumes with it: all three for comparison. A step
 in which the world acts instead (a guest paying: `Step.outside`) takes no tick and is not timed.
 
 Every terminal connects before the first command, so each write's event is owed to all of
@@ -76,6 +77,7 @@ class _Run:
         self.from_tick: list[float] = []
         self.by_name: dict[str, list[float]] = {}  # acks from the tick, per command name
         self.from_send: list[float] = []
+        self.to_read: list[float] = []   # from the tick to the socket's reader taking the reply
         self.to_woken: list[float] = []  # from the tick to the sending task resuming with the reply
         self.answered: list[tuple[str, str, float, float, float]] = []  # (id, name, tick, sent, acked)
         self.tracker = FanoutTracker(terminals)
@@ -119,6 +121,8 @@ class _Run:
         self.from_tick.append(timing.acked - scheduled)
         self.by_name.setdefault(step.name, []).append(timing.acked - scheduled)
         self.from_send.append(timing.acked - timing.sent)
+        if timing.read is not None:
+            self.to_read.append(timing.read - scheduled)
         if timing.woken is not None:
             self.to_woken.append(timing.woken - scheduled)
         if not reply.get("ok"):
@@ -266,7 +270,7 @@ class Fleet:
             "sim_loop_lag_ms": summary_ms(run.loop_lag),
             "events_per_terminal": [c.event_count - n for c, n in zip(clients, events_before, strict=True)],
             "ack_ms": summary_ms(run.from_tick), "ack_sent_ms": summary_ms(run.from_send),
-            "ack_woken_ms": summary_ms(run.to_woken),
+            "ack_read_ms": summary_ms(run.to_read), "ack_woken_ms": summary_ms(run.to_woken),
             "ack_ms_by_name": {name: summary_ms(acks) for name, acks in sorted(run.by_name.items())},
             "answered": run.answered,
             "fanout_ms": summary_ms(run.tracker.latencies()), "fanout_incomplete": run.tracker.outstanding,
@@ -287,7 +291,7 @@ async def run_terminals(server: str = DEFAULT_SERVER, *, count: int, duration: f
     many devices is enough to load the venue. The report has the benchmark's fields (CONTRACT.md,
     "Benchmark output": terminals, duration_s, commands, errors, ack_ms, fanout_ms) plus
     errors_by_code, error_samples, writes, queued, ok_by_name, events, events_by_name, event_bytes,
-    events_per_terminal, ack_sent_ms, ack_woken_ms, ack_ms_by_name, answered (every answered command
+    events_per_terminal, ack_sent_ms, ack_read_ms, ack_woken_ms, ack_ms_by_name, answered (every answered command
     as [id, name, tick, sent, acked], `time.perf_counter()` seconds), sim_loop_lag_ms (the simulator's own lateness),
     fanout_incomplete, outcomes (business outcomes the mix met and handled),
     anomalies (must be empty) and closed (terminals the server hung up on). Latencies are

@@ -7,6 +7,12 @@ two CPUs with the server it measures, so the simulator reads its sockets itself:
 every frame in it parsed and handed back at once, with the moment they came off the wire.
 Text frames only (the contract's), no extensions offered, so every frame is plain.
 
+Each read also says when its bytes reached this host (`receive`'s `arrived`): the kernel's
+receive timestamp of the socket's newest data (SO_TIMESTAMPNS, Linux over plain TCP), else the
+moment of the read. Fifty terminals share this process, so the reader of one may wait for the
+frames of the other forty-nine; a terminal of its own would not, and the timestamp leaves that
+wait out. Of data read together it is the newest segment's time, so it is never early.
+
 Whole text frames, which is every event and reply, are taken apart here (`_plain_frames`):
 wsproto's general parser was a quarter of the simulator's CPU. The first frame of any other
 kind (a close, a ping, a fragment) and everything after it go to wsproto, which starts at
@@ -15,9 +21,13 @@ that frame's first byte: the handshake hands wsproto the response's headers only
 
 from __future__ import annotations
 
+import socket
 import ssl
 import struct
+import sys
+import time
 from collections import deque
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import trio
@@ -27,11 +37,29 @@ from wsproto.events import (AcceptConnection, CloseConnection, Ping, RejectConne
 
 from sim.errors import HandshakeRefused, ServerUnreachable, TerminalClosed
 
-__all__ = ["ClientSocket"]
+__all__ = ["ClientSocket", "Received"]
 
 _READ = 256 * 1024
+# Linux's SO_TIMESTAMPNS (<asm-generic/socket.h>; the same number names its control message):
+# a struct timespec of CLOCK_REALTIME with each read. The socket module does not name it.
+_SO_TIMESTAMPNS = 35 if sys.platform == "linux" else None
+_TIMESPEC = struct.Struct("@qq")
+_ANCILLARY = 64
 _CLOSE_WAIT_S = 1.0
 _TEXT_WHOLE = 0x81  # FIN, no RSV bits, opcode 1 (text)
+
+
+def _timestamped(stream: trio.abc.Stream) -> trio.socket.SocketType | None:
+    """The stream's socket, set to have its reads stamped by the kernel; None over TLS or
+    where the kernel cannot (`receive` then uses the moment of the read)."""
+    sock = getattr(stream, "socket", None)
+    if sock is None or _SO_TIMESTAMPNS is None:
+        return None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+    except OSError:
+        return None
+    return sock
 
 
 def _plain_frames(buffer: bytearray, into: deque[str]) -> tuple[int, bool]:
@@ -60,12 +88,35 @@ def _plain_frames(buffer: bytearray, into: deque[str]) -> tuple[int, bool]:
     return at, False
 
 
+def _arrival(ancillary: list[tuple[int, int, bytes]]) -> float:
+    """When a read's data reached the host, in `time.perf_counter()` seconds: the kernel's
+    timestamp among `ancillary`, carried over from the wall clock by its age; now if none."""
+    now, wall = time.perf_counter(), time.time()
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            seconds, nanoseconds = _TIMESPEC.unpack_from(data)
+            return now - max(0.0, wall - (seconds + nanoseconds / 1e9))
+    return now
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """Whole messages, in order, with when the last of their bytes reached this host
+    (`arrived`) and when this process read them (`read`), both `time.perf_counter()` seconds."""
+
+    messages: list[str]
+    arrived: float
+    read: float
+
+
 class ClientSocket:
     """One client WebSocket. Open with `ClientSocket.open(url)`; `aclose()` when done."""
 
     def __init__(self, stream: trio.abc.Stream, ws: WSConnection) -> None:
         self._stream = stream
         self._ws = ws
+        self._timed = _timestamped(stream)  # the raw socket, when the kernel stamps its reads
+        self._arrived = 0.0                 # when the last read's data reached this host
         self._send_lock = trio.Lock()
         self._ready: deque[str] = deque()  # whole messages read but not yet taken
         self._partial: list[str] = []      # the fragments of a message still arriving
@@ -130,8 +181,18 @@ class ClientSocket:
                         raise HandshakeRefused(status, body.decode(errors="replace"))
             rest = await self._read_or_fail()
 
+    async def _read(self) -> bytes:
+        """One read, noting when its data arrived (`_arrival`)."""
+        if self._timed is None:
+            data = await self._stream.receive_some(_READ)
+            self._arrived = time.perf_counter()
+            return bytes(data)
+        data, ancillary, _, _ = await self._timed.recvmsg(_READ, _ANCILLARY)
+        self._arrived = _arrival(ancillary)
+        return data
+
     async def _read_or_fail(self) -> bytes:
-        data = await self._stream.receive_some(_READ)
+        data = await self._read()
         if not data:
             raise trio.BrokenResourceError("the server closed the connection during the upgrade")
         return bytes(data)
@@ -147,7 +208,7 @@ class ClientSocket:
             # Not recorded: the reader may yet find the server's close frame and its code.
             raise TerminalClosed(1006, "the connection was lost") from None
 
-    async def receive(self) -> list[str]:
+    async def receive(self) -> Received:
         """The messages that have arrived, at least one, in order: all of one read at once.
         Raises TerminalClosed (the server's close code and reason; 1006 when the connection
         was lost) once every message before the close has been taken."""
@@ -155,7 +216,7 @@ class ClientSocket:
             if self._closed is not None:
                 raise self._closed
             try:
-                data = await self._stream.receive_some(_READ)
+                data = await self._read()
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 raise self._lost() from None
             if not data:
@@ -164,7 +225,7 @@ class ClientSocket:
             await self._parse(data)
         taken = list(self._ready)
         self._ready.clear()
-        return taken
+        return Received(taken, self._arrived, time.perf_counter())
 
     async def _parse(self, data: bytes) -> None:
         """Queue the messages `data` completes: here while every frame has been a whole text

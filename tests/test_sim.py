@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import time
+
 import pytest
 import trio
 
@@ -233,3 +236,40 @@ async def test_a_refused_upgrade_reports_the_status(db: Database, database_url: 
         with pytest.raises(HandshakeRefused) as refused:
             await ClientSocket.open(ws_url(base_url, "/ws/nowhere"))
     assert refused.value.code == 404
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the kernel's receive timestamps are Linux's")
+async def test_a_message_is_timed_from_its_arrival_not_from_a_late_read() -> None:
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, Request, TextMessage
+
+    from sim.websocket import ClientSocket
+
+    sent = trio.Event()
+    sent_at: list[float] = []
+
+    async def serve(stream: trio.SocketStream) -> None:
+        ws = WSConnection(ConnectionType.SERVER)
+        while True:
+            ws.receive_data(await stream.receive_some(4096))
+            if any(isinstance(e, Request) for e in ws.events()):
+                break
+        await stream.send_all(ws.send(AcceptConnection()))
+        sent_at.append(time.perf_counter())
+        await stream.send_all(ws.send(TextMessage(data="hello")))
+        sent_at.append(time.perf_counter())
+        sent.set()
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(trio.serve_tcp, serve, 0)
+        port = listeners[0].socket.getsockname()[1]
+        sock = await ClientSocket.open(f"ws://127.0.0.1:{port}/")
+        await sent.wait()
+        await trio.sleep(0.1)  # the reader is late: busy with other terminals' frames, say
+        received = await sock.receive()
+        await sock.aclose()
+        nursery.cancel_scope.cancel()
+    assert received.messages == ["hello"]
+    assert sent_at[0] - 0.002 <= received.arrived <= sent_at[1] + 0.005
+    assert received.read - received.arrived >= 0.09
