@@ -14,9 +14,10 @@ import trio
 import fynlo.commands.catalog  # noqa: F401  (registers the commands)
 from fynlo.auth.principal import Principal, Role
 from fynlo.commands.spec import COMMANDS
-from fynlo.commands.unit import Outcome, Tx, _Raced, run_unit
+from fynlo.commands.unit import Outcome, Replayed, Tx, VenueCache, _Raced, run_unit
 from fynlo.db import Database
-from fynlo.errors import Unavailable
+from fynlo.commands.calls import OutsideCall
+from fynlo.errors import Conflict, Unavailable
 from fynlo.orders import repo
 from fynlo.runtime import lease
 from fynlo.runtime.entity import StaleState
@@ -33,13 +34,15 @@ def _principal(kit: VenueKit) -> Principal:
     return Principal(kit.people["staff"].staff_id, kit.venue_id, Role.STAFF, None, None, time.time() + 600)
 
 
-async def _unit(db: Database, kit: VenueKit, name: str, body: Callable[[Tx], Any], **args: Any) -> Outcome:
-    command = Command(str(uuid.uuid4()), name, args)
+async def _unit(db: Database, kit: VenueKit, name: str, body: Callable[[Tx], Any], *, cache: VenueCache | None = None,
+                command_id: str | None = None, **args: Any) -> Outcome:
+    command = Command(command_id or str(uuid.uuid4()), name, args)
     return await db.run(lambda conn: run_unit(Tx(conn, kit.venue_id, _principal(kit), command, OWNER,
-                                                 make_settings()), body), pipeline=True)
+                                                 make_settings(), cache=cache), body), pipeline=True)
 
 
-async def _command(db: Database, kit: VenueKit, state: Any, name: str, **args: Any) -> tuple[Outcome, Any]:
+async def _command(db: Database, kit: VenueKit, state: Any, name: str, *, cache: VenueCache | None = None,
+                   **args: Any) -> tuple[Outcome, Any]:
     """Run a real write command's handler in its unit, as its actor would."""
     spec = COMMANDS[name]
     assert spec.handler is not None
@@ -51,7 +54,7 @@ async def _command(db: Database, kit: VenueKit, state: Any, name: str, **args: A
         states.append(new_state)
         return result
 
-    outcome = await _unit(db, kit, name, body, **args)
+    outcome = await _unit(db, kit, name, body, cache=cache, **args)
     return outcome, states[-1]
 
 
@@ -61,23 +64,103 @@ async def claimed(db: Database, venue: VenueKit) -> VenueKit:
     return venue
 
 
-async def test_add_item_waits_for_postgresql_twice(database_url: str, claimed: VenueKit) -> None:
+@pytest.mark.parametrize("warm", [False, True], ids=["first of the venue", "venue row in memory"])
+async def test_add_item_waits_for_postgresql_twice_or_once_with_the_venue_in_memory(
+        database_url: str, claimed: VenueKit, warm: bool) -> None:
     target = psycopg.conninfo.conninfo_to_dict(database_url)
     proxy = TurnProxy((target.get("host") or "127.0.0.1", int(target.get("port") or 5432)))
+    cache = VenueCache()
     async with Database.open(through(database_url, proxy.port), size=1) as db:
         order_id = new_id()
-        _, order = await _command(db, claimed, None, "order.open", order_id=order_id, kind="takeaway")
+        _, order = await _command(db, claimed, None, "order.open", cache=cache, order_id=order_id, kind="takeaway")
         item = ref(claimed, "item", "Fish & chips")
-        _, order = await _command(db, claimed, order, "order.add_item", order_id=order_id, line_id=new_id(),
-                                  item_id=item)  # the item is now in memory
+        _, order = await _command(db, claimed, order, "order.add_item", cache=cache, order_id=order_id,
+                                  line_id=new_id(), item_id=item)  # the item is now in memory
+        if not warm:
+            cache.snapshot = None
         proxy.delay, proxy.turns = 0.1, 0
-        outcome, order = await _command(db, claimed, order, "order.add_item", order_id=order_id, line_id=new_id(),
-                                        item_id=item)
+        outcome, order = await _command(db, claimed, order, "order.add_item", cache=cache, order_id=order_id,
+                                        line_id=new_id(), item_id=item)
         turns, proxy.delay = proxy.turns, 0.0
     # BEGIN with the first read; then the writes, the events, the idempotency record and COMMIT.
-    assert turns == 2
+    # With the venue's row in memory all of it goes out at once.
+    assert turns == (1 if warm else 2)
     assert outcome.reply["ok"] and len(order.lines) == 2
     assert [e.name for e in outcome.events] == ["order.updated"]
+    assert cache.snapshot is not None and str(cache.snapshot["venue_row"]["id"]) == claimed.venue_id
+
+
+async def _warm(db: Database, kit: VenueKit) -> VenueCache:
+    cache = VenueCache()
+    await _unit(db, kit, "test.warm", lambda tx: {}, cache=cache)
+    assert cache.snapshot is not None
+    return cache
+
+
+async def test_a_replay_that_went_ahead_is_caught_by_the_idempotency_key_and_commits_nothing(
+        database_url: str, db: Database, claimed: VenueKit) -> None:
+    cache = await _warm(db, claimed)
+    command_id, runs = new_id(), []
+
+    def body(tx: Tx) -> Any:
+        runs.append(tx.ahead)
+        tx.emit("test.once", {})
+        return {"run": len(runs)}
+
+    first = await _unit(db, claimed, "test.once", body, cache=cache, command_id=command_id)
+    before = _last_seq(database_url, claimed.venue_id)
+    with pytest.raises(_Raced):  # the actor then answers the stored reply (fynlo/runtime/entity.py)
+        await _unit(db, claimed, "test.once", body, cache=cache, command_id=command_id)
+    assert runs == [True, True] and first.reply["result"] == {"run": 1}
+    assert _last_seq(database_url, claimed.venue_id) == before  # the second run's event rolled back
+
+
+async def test_a_replay_that_went_ahead_answers_the_stored_reply_not_its_error_nor_its_call(
+        database_url: str, db: Database, claimed: VenueKit) -> None:
+    cache = await _warm(db, claimed)
+    command_id = new_id()
+    first = await _unit(db, claimed, "test.replay", lambda tx: {"first": True}, cache=cache, command_id=command_id)
+    before = _last_seq(database_url, claimed.venue_id)
+
+    def fails(tx: Tx) -> Any:  # the order has moved on since: now the command would fail
+        tx.emit("test.replay", {})
+        raise Conflict("the order is completed", reason="order_not_open")
+
+    def calls(tx: Tx) -> Any:  # or it would end in an outside call, which records no reply
+        tx.conn.execute("UPDATE staff SET name = name || '!' WHERE venue_id = %s", (tx.venue_id,))
+        return OutsideCall(run=lambda providers: trio.sleep(0), finish=lambda tx, state, outcome: ({}, state))
+
+    def stamps(tx: Tx) -> Any:  # or it asks for the transaction's time, which reads the first answer
+        tx.conn.execute("UPDATE staff SET name = name || '!' WHERE venue_id = %s", (tx.venue_id,))
+        return {"at": repo.now(tx.conn).isoformat()}
+
+    for body in (fails, calls, stamps):
+        with pytest.raises(Replayed) as replayed:
+            await _unit(db, claimed, "test.replay", body, cache=cache, command_id=command_id)
+        assert replayed.value.reply == first.reply
+    assert _last_seq(database_url, claimed.venue_id) == before
+    names = await db.run(lambda c: c.execute("SELECT name FROM staff WHERE venue_id = %s", (claimed.venue_id,)).fetchall())
+    assert not any(r["name"].endswith("!") for r in names)
+
+
+async def test_a_venue_changed_since_the_cached_read_runs_the_command_again_and_refreshes_the_cache(
+        database_url: str, db: Database, claimed: VenueKit) -> None:
+    cache = await _warm(db, claimed)
+    with psycopg.connect(database_url, autocommit=True) as other:
+        other.execute("UPDATE venues SET menu_version = menu_version + 1 WHERE id = %s", (claimed.venue_id,))
+        menu_version = other.execute("SELECT menu_version FROM venues WHERE id = %s",
+                                     (claimed.venue_id,)).fetchone()[0]
+    tries: list[tuple[bool, int]] = []
+
+    def body(tx: Tx) -> Any:
+        tries.append((tx.ahead, tx.conn.memo["menu_version"]))
+        tx.emit("test.menu_read", {})
+        return {}
+
+    outcome = await _unit(db, claimed, "test.menu_read", body, cache=cache)
+    assert tries == [(True, menu_version - 1), (False, menu_version)]  # went ahead on the old menu, then read it
+    assert [e.name for e in outcome.events] == ["test.menu_read"]
+    assert cache.snapshot is not None and cache.snapshot["menu_version"] == menu_version
 
 
 def _venue_row_locked(url: str, venue_id: str) -> bool:

@@ -10,6 +10,15 @@ the idempotency record and what deeper code would otherwise read again (`now()`,
 versions); its writes go out without waiting; its events are written at the end, all in one
 statement, with the idempotency record; then COMMIT.
 
+Once a command of the venue has read that first answer, the next ones need not wait for theirs
+(`VenueCache`): the handler goes on with the venue's row and versions as last read, which the
+venue row lock's statement checks (below), and a replay is caught by the idempotency record's
+unique key, which fails the transaction (`_Raced`), after which the stored reply is read and
+answered. The first answer is still read, lazily, by whatever needs it: `now()`
+(`fynlo.orders.repo.now`), and the commands that end without a stored reply (an error, an
+outside call), which must not answer or commit anything for a command that was answered
+before. So a command whose handler reads nothing else costs one round trip and a commit.
+
 The venue row lock comes as late as it can: just before the command's first write (see
 `Tx.begin`), not at its start. Plain SELECTs before that lock no rows and so cannot take part
 in a deadlock. What they read may be changed by another command before the lock is taken,
@@ -93,6 +102,24 @@ class StoredEvent:
     data: Any
 
 
+class VenueCache:
+    """The venue's row and document versions as a command of this venue last read them with
+    its BEGIN: what the next one goes on with instead of waiting for its own read (module
+    docstring). Shared by the venue's worker threads; a whole snapshot is swapped at once."""
+
+    def __init__(self) -> None:
+        self.snapshot: dict[str, Any] | None = None
+
+
+class Replayed(Exception):
+    """This command id was answered before: its transaction must roll back, and `reply` (the
+    stored one) is the answer."""
+
+    def __init__(self, reply: dict[str, Any]) -> None:
+        super().__init__("replayed")
+        self.reply = reply
+
+
 @dataclass
 class Tx:
     """What a write handler sees: the connection, who is asking, and a way to emit events."""
@@ -103,8 +130,10 @@ class Tx:
     command: Command
     lease_owner: str
     settings: Settings
+    cache: VenueCache | None = None
     events: list[StoredEvent] = field(default_factory=list)  # filled once the transaction commits
     approved_by: str | None = None
+    ahead: bool = False   # went on without waiting for its first read (`start`)
     _emitted: list[tuple[str, Any]] = field(default_factory=list)
     _fenced: bool = False
 
@@ -128,9 +157,13 @@ class Tx:
 
     def start(self) -> Callable[[], dict[str, Any] | None]:
         """Send the read, with BEGIN, of the reply already stored for this command id and of
-        what the rest of the transaction would read again; the call this returns reads it and
-        answers the stored reply, or None. What the caller sends in between (an actor's
-        state) shares its round trip.
+        what the rest of the transaction would read again; the call this returns reads it
+        (once) and answers the stored reply, or None. What the caller sends in between (an
+        actor's state) shares its round trip.
+
+        With the venue's row and versions in `cache`, go on without that read (`ahead`):
+        they come from the cache, and `now()` reads the answer when it is first asked for
+        (`Connection.read_start`), raising Replayed if the command was answered before.
 
         Then arrange for `begin` to run before the command's first write. A command run again
         because the venue changed under its first try takes the venue row first instead, so
@@ -140,16 +173,37 @@ class Tx:
         if self.conn.attempt > 1:
             self.begin()
         sent = self.conn.execute(_START, (self.command.id, self.venue_id))
+        answer: list[dict[str, Any] | None] = []
+        snapshot = self.cache.snapshot if self.cache is not None and self.conn.attempt == 1 else None
+        self.ahead = snapshot is not None
+        if snapshot is not None:
+            self.conn.memo.update(snapshot)
+            self.conn.read_start = lambda: self.unless_replayed(stored)
 
         def stored() -> dict[str, Any] | None:
+            if answer:
+                row = answer[0]
+                return None if row is None or row["name"] is None else _replay(row, self.command)
+            self.conn.read_start = None
             row = sent.fetchone()
+            answer.append(row)
             if row is not None:  # the venue's row too, for `read_venue` (fynlo/venues/commands.py)
                 venue_row = {"id": row["venue_id"], "name": row["venue_name"], "settings": row["venue_settings"],
                              "version": row["version"]}
-                self.conn.memo.update({"now": row["now"], "venue_row": venue_row, **{k: row[k] for k in _VERSIONS}})
-            self.conn.before_write = self.begin
+                read = {"venue_row": venue_row, **{k: row[k] for k in _VERSIONS}}
+                # Going ahead, the handler used the cached ones: those are what the fence checks.
+                self.conn.memo.update({"now": row["now"]} if self.ahead else {"now": row["now"], **read})
+                if self.cache is not None:
+                    self.cache.snapshot = read
             return None if row is None or row["name"] is None else _replay(row, self.command)
+        self.conn.before_write = self.begin
         return stored
+
+    def unless_replayed(self, stored: Callable[[], dict[str, Any] | None]) -> None:
+        """Raise Replayed if the first read found a stored reply for this command id."""
+        previous = stored()
+        if previous is not None:
+            raise Replayed(previous)
 
     def begin(self) -> None:
         """Lock the venue row, before the command writes or locks anything else, and refuse to
@@ -242,12 +296,25 @@ def run_unit(tx: Tx, body: Callable[[Tx], Any], started: Callable[[], dict[str, 
     `OutsideCall` or a `FynloError` commits what it wrote but records no reply: the command is
     not finished (the call comes next) or it failed in a way worth keeping (a declined card is
     a failed payment), and the same id may be sent again.
+
+    Raises Replayed when a command that went ahead (`Tx.start`) turns out to have been
+    answered before and ends without a reply to record; `_Raced` (at COMMIT) when it does
+    record one. Either way its transaction rolls back and the stored reply is the answer.
     """
-    previous = (started or tx.start())()
-    if previous is not None:
-        return Outcome(previous, [], True)
-    result = body(tx)
+    stored = started or tx.start()
+    if not tx.ahead:
+        previous = stored()
+        if previous is not None:
+            return Outcome(previous, [], True)
+    try:
+        result = body(tx)
+    except FynloError:
+        if tx.ahead:
+            tx.unless_replayed(stored)
+        raise
     reply = None if isinstance(result, (OutsideCall, FynloError)) else reply_ok(tx.command.id, result)
+    if reply is None and tx.ahead:
+        tx.unless_replayed(stored)
     tx.finish(reply)
     if isinstance(result, OutsideCall):
         return Outcome({}, tx.events, False, call=result)

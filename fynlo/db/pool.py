@@ -47,7 +47,7 @@ Translation = Callable[[psycopg.Error], BaseException | None]
 
 
 class Connection(psycopg.Connection[dict[str, Any]]):
-    """A pooled connection (rows come back as dicts) with four hooks for a unit of work,
+    """A pooled connection (rows come back as dicts) with five hooks for a unit of work,
     all reset when each transaction starts:
 
     - `memo`: what the transaction read once that code deeper down would otherwise read again
@@ -57,7 +57,9 @@ class Connection(psycopg.Connection[dict[str, Any]]):
     - `translate(sqlstate, translation)`: if the unit of work ends in a server error of that
       SQLSTATE, raise what `translation(error)` returns instead (None: not ours, leave it);
     - `after_commit(step)`: run `step` once the transaction has committed, still in the
-      worker thread; it may read results of statements sent before COMMIT.
+      worker thread; it may read results of statements sent before COMMIT;
+    - `read_start`: when a command went on without waiting for its first statement's answer,
+      reads it into `memo` (fynlo/commands/unit.py, `Tx.start`); None otherwise.
 
     `attempt` says which run of the unit of work this is (`_with_retries` sets it; 1 outside).
     """
@@ -65,6 +67,7 @@ class Connection(psycopg.Connection[dict[str, Any]]):
     attempt: int
     memo: dict[str, Any]
     before_write: Callable[[], None] | None
+    read_start: Callable[[], None] | None
     _translations: dict[str, list[Translation]]
     _after_commit: list[Callable[[], None]]
 
@@ -77,6 +80,7 @@ class Connection(psycopg.Connection[dict[str, Any]]):
         self.attempt = 1
         self.memo = {}
         self.before_write = None
+        self.read_start = None
         self._translations = {}
         self._after_commit = []
 

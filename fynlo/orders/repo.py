@@ -225,5 +225,7 @@ def now(conn: Any) -> datetime:
     A command read it with BEGIN (`fynlo/commands/unit.py`); anything else asks.
     """
     memo = getattr(conn, "memo", {})
+    if "now" not in memo and getattr(conn, "read_start", None) is not None:
+        conn.read_start()  # a command that went on without its first read's answer reads it now
     return memo["now"] if "now" in memo else conn.execute("SELECT now() AS t").fetchone()["t"]
 

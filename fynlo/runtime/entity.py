@@ -19,7 +19,7 @@ from fynlo.auth.permissions import ApprovalPinRejected
 from fynlo.auth.principal import Principal
 from fynlo.commands.calls import OutsideCall
 from fynlo.commands.spec import Args, CommandSpec
-from fynlo.commands.unit import Outcome, Tx, _Raced, run_unit, stored_reply
+from fynlo.commands.unit import Outcome, Replayed, Tx, _Raced, run_unit, stored_reply
 from fynlo.errors import FynloError
 from fynlo.wire import Command, reply_error
 
@@ -93,7 +93,8 @@ class EntityActor:
         new_state: list[Any] = []
 
         def work(conn: Any) -> Outcome:
-            tx = Tx(conn, runtime.venue_id, env.principal, env.command, runtime.lease_owner, runtime.settings)
+            tx = Tx(conn, runtime.venue_id, env.principal, env.command, runtime.lease_owner, runtime.settings,
+                    cache=runtime.venue_cache)
             started = tx.start()  # answered in the loader's round trip
             state = self.state if self._loaded else self._load(conn, runtime.venue_id, self._entity_id)
 
@@ -117,7 +118,9 @@ class EntityActor:
             except StaleState:
                 self._loaded = False
                 outcome = await runtime.db.run(work, pipeline=True)
-        except _Raced:
+        except Replayed as replayed:
+            return Outcome(replayed.reply, [], True)
+        except _Raced:  # another try of the command recorded its reply first, or went ahead of its read
             reply = await runtime.db.run(lambda conn: stored_reply(conn, runtime.venue_id, env.command))
             return Outcome(reply or {}, [], True)
         self.state, self._loaded = new_state[-1], True

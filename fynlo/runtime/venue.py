@@ -14,6 +14,7 @@ import trio
 
 from actors import Registry, RestartBudgetExceeded, RestartPolicy
 from fynlo.bus import EventBus
+from fynlo.commands.unit import VenueCache
 from fynlo.config import Settings
 from fynlo.db import Database
 from fynlo.errors import Unavailable
@@ -34,6 +35,7 @@ class VenueRuntime:
         self.settings = settings
         self.lease_owner = lease_owner
         self.publisher = Publisher(venue_id, db, bus)
+        self.venue_cache = VenueCache()  # the venue's row as its commands last read it (fynlo/commands/unit.py)
         self._policy = policy or RestartPolicy(intensity=3, period=5.0)
         self._registry: Registry | None = None
         self._ready = trio.Event()
