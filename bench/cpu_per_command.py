@@ -52,11 +52,11 @@ async def _listen(base: str, session: Session) -> None:
         await trio.sleep_forever()
 
 
-async def measure(listeners: int, orders: int) -> None:
+async def measure(listeners: int, orders: int, command: list[str] | None = None) -> None:
     with fresh_database(DEFAULT_ADMIN_URL) as url, tempfile.TemporaryDirectory() as var:
         env = server_env(url, _free_port(), Path(var))
         seed_database(env)
-        async with server_process(env, Path(var) / "server.log") as (base, pid):
+        async with server_process(env, Path(var) / "server.log", command) as (base, pid):
             worker, *others = await set_up_venue(base, 1 + listeners, tables_per_terminal=1)
             async with trio.open_nursery() as nursery:
                 for session in others:
@@ -95,8 +95,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listeners", type=int, default=49)
     parser.add_argument("--orders", type=int, default=60)
+    parser.add_argument("--server-command", default=None, help="instead of `python -m fynlo serve` (split on spaces)")
     args = parser.parse_args()
-    trio.run(measure, args.listeners, args.orders)
+    trio.run(measure, args.listeners, args.orders, args.server_command.split() if args.server_command else None)
 
 
 if __name__ == "__main__":

@@ -4,10 +4,15 @@ declines, pre-authorised tabs, the sweep that settles old holds, Terminal tokens
 from __future__ import annotations
 
 
+import time
+
 import httpx
+import psycopg
 import trio
 
+from fynlo.config import Settings
 from fynlo.db import Database
+from sim.turns import TurnProxy, through
 from tests.payment_kit import (
     Cashier,
     Payments,
@@ -15,6 +20,7 @@ from tests.payment_kit import (
     event_names,
     intent_id,
     payment_row,
+    payments_server,
     rows,
     send,
     stripe_posts,
@@ -284,3 +290,42 @@ async def test_the_reply_comes_before_its_record_and_nothing_overtakes_the_recor
         assert again == started                           # the record stored the very reply given
         row = await payment_row(db, args["payment_id"])
         assert row["provider_ref"] == intent_id(started["result"]) and row["status"] == "pending"
+
+
+async def test_the_intent_is_asked_for_while_the_pending_payment_commits(database_url: str, settings: Settings,
+                                                                        venue: VenueKit) -> None:
+    """The call begins as COMMIT goes out (fynlo/commands/calls.py, `early`), not once it is
+    answered: with PostgreSQL's answers held back, Stripe hears of the intent well before the
+    start's commit is answered, and the reply still waits for that commit."""
+    target = psycopg.conninfo.conninfo_to_dict(database_url)
+    proxy = TurnProxy((target.get("host") or "127.0.0.1", int(target.get("port") or 5432)))
+    async with payments_server(settings, through(database_url, proxy.port)) as pay:
+        c = Cashier(pay.server, venue)
+        order_id, total = await c.order_for("Chips")
+        heard: list[float] = []
+        calls = pay.stripe.calls
+
+        class Heard(list):  # type: ignore[type-arg]
+            def append(self, call: object) -> None:
+                heard.append(time.perf_counter())
+                calls.append(call)
+
+        pay.stripe.calls = Heard()
+        proxy.delay = HELD_S
+        started = (await c.card(order_id, total))["result"]
+        answered = time.perf_counter()
+        proxy.delay, pay.stripe.calls = 0.0, calls
+    assert started["status"] == "pending" and started["client_secret"]
+    assert stripe_posts(pay.stripe, "/v1/payment_intents") == [f"fynlo-{started['payment_id']}-create"]
+    [asked] = heard
+    assert answered - asked > HELD_S * 0.7  # the commit's answer, held back, came after Stripe was asked
+    assert (await payment_row_via(database_url, started["payment_id"]))["status"] == "pending"
+
+
+HELD_S = 0.3
+
+
+async def payment_row_via(database_url: str, payment_id: str) -> dict:
+    async with Database.open(database_url, size=1) as db:
+        return await payment_row(db, payment_id)
+

@@ -11,6 +11,15 @@ waiting for its card, say), the dispatcher replies at once and queues `finish` b
 the actor's mailbox, where it stores that same reply: the reply does not wait for a second
 commit, and whatever the terminal sends next about the order queues behind the record.
 
+A call marked `early` begins as soon as the handler returns it, while its pending state is
+still committing, rather than after: the commit's round trip and the way back from the actor
+overlap the provider's answer. Only calls that move no money and whose result reaches nobody
+before the commit may be early: creating an intent (its client secret is in the reply) or a
+bank's payment request (its QR is in the reply). If the commit then fails, what the provider
+made is reached by nobody; the command's retry writes the same pending row and makes the same
+call with the same idempotency key, and so gets the same object back. A refund, a capture or a
+cancel always waits for its pending state to commit.
+
 A crash or timeout between the two leaves the pending row and no stored reply, so the
 client's retry (same command id) runs the handler again, which sees its pending row and
 makes the same call again — with the same provider idempotency key, so the provider answers
@@ -38,3 +47,4 @@ class OutsideCall:
     # (outcome) -> the result `finish` will record for it, when that needs no transaction
     # to know; None to wait for `finish`. Runs on the event loop: it must not block.
     answer: Callable[[Any], Any | None] | None = None
+    early: bool = False   # may begin while the pending state commits (module docstring)

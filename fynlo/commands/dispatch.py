@@ -111,18 +111,42 @@ class Dispatcher:
                    args: Any) -> dict[str, Any]:
         assert spec.actor_key is not None
         key = spec.actor_key(args, principal)
-        reply = await runtime.ask(key, Envelope(spec, principal, command, args))
-        if not isinstance(reply, OutsideCall):
-            return reply
-        # Its pending state is committed; the call runs here, outside the actor's mailbox.
-        call = reply
-        outcome = await self._call(call)
+        try:
+            async with trio.open_nursery() as nursery:
+                begun: list[tuple[OutsideCall, _Answer]] = []
+
+                def begin(call: OutsideCall) -> None:  # an early call, while its pending state commits
+                    answer = _Answer()
+                    begun.append((call, answer))
+                    nursery.start_soon(self._answer_into, call, answer)
+
+                reply = await runtime.ask(key, Envelope(spec, principal, command, args, begin=begin))
+                if not isinstance(reply, OutsideCall):
+                    nursery.cancel_scope.cancel()  # a call begun for a commit that failed: nobody sees it
+                    return reply
+                # Its pending state is committed; the call runs here, outside the actor's mailbox.
+                call = reply
+                answer = next((a for c, a in begun if c is call), None)
+                outcome = await (self._call(call) if answer is None else answer.wait())
+                nursery.cancel_scope.cancel()  # any other, begun for a try that did not commit
+        except BaseExceptionGroup as group:  # the ask's own error (the calls begun never raise)
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
         known = None if call.answer is None else call.answer(outcome)
         if known is None:
             finish = partial(call.finish, outcome=outcome)
             return await runtime.ask(key, Envelope(spec, principal, command, args, finish=finish))
         await runtime.tell(key, Envelope(spec, principal, command, args, finish=partial(_recording, call, outcome, known)))
         return reply_ok(command.id, known)
+
+    async def _answer_into(self, call: OutsideCall, answer: _Answer) -> None:
+        try:
+            outcome = await self._call(call)
+        except Exception as exc:  # raised where it is awaited, as a call made there would raise it
+            answer.set(exc, failed=True)
+        else:
+            answer.set(outcome)
 
     async def _call(self, call: OutsideCall) -> Any:
         """The provider's answer, or the FynloError it ended in (a timeout is `unavailable`)."""
@@ -132,6 +156,25 @@ class Dispatcher:
             except FynloError as exc:
                 return exc
         return ProviderUnavailable("the payment provider did not answer in time; retry with the same id")
+
+
+class _Answer:
+    """What an outside call begun early answered, once it has."""
+
+    def __init__(self) -> None:
+        self._done = trio.Event()
+        self._outcome: Any = None
+        self._failed = False
+
+    def set(self, outcome: Any, *, failed: bool = False) -> None:
+        self._outcome, self._failed = outcome, failed
+        self._done.set()
+
+    async def wait(self) -> Any:
+        await self._done.wait()
+        if self._failed:
+            raise self._outcome
+        return self._outcome
 
 
 def _recording(call: OutsideCall, outcome: Any, result: Any, tx: Any, state: Any) -> tuple[Any, Any]:

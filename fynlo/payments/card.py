@@ -1,9 +1,11 @@
 """Card payments through Stripe PaymentIntents: in person (a reader or Tap to Pay on iPhone,
 `card_present`) and in-app (Apple Pay, Google Pay, card).
 
-`payment.card_start` records a pending payment, then creates the intent outside the order's
-mailbox (fynlo/commands/calls.py) with an idempotency key derived from the payment id, so a
-retry after a timeout or a crash gets the same intent back, never a second one. The tip is
+`payment.card_start` records a pending payment and, while that commits, creates the intent
+outside the order's mailbox (fynlo/commands/calls.py, an `early` call: the client secret
+reaches the terminal only once the payment is committed) with an idempotency key derived from
+the payment id, so a retry after a timeout or a crash gets the same intent back, never a
+second one. The tip is
 chosen before the card is presented and is part of the intent's amount. The customer pays on
 the device; Stripe tells us by webhook (fynlo/payments/callbacks.py), and `payment.card_refresh`
 asks Stripe directly when a terminal cannot wait. "Paid" means Stripe says `succeeded`;
@@ -89,7 +91,7 @@ def card_start(tx: Tx, order: Order | None, args: CardStartArgs) -> Result:
             return None
         return _card_result(_with_intent(started, outcome), order)
 
-    return OutsideCall(run=create, finish=_started, answer=answer), order
+    return OutsideCall(run=create, finish=_started, answer=answer, early=True), order
 
 
 def _start(tx: Tx, order: Order, args: CardStartArgs, manual: bool, owed_and_till: tuple[int, str | None]

@@ -2,7 +2,8 @@
 
 `payment.qr_start` records a pending payment with a unique reference and an expiry (the
 venue's `qr_expiry_minutes`, 15 by default), asks the bank for a payment request outside the
-order's mailbox, and answers with the URL and its QR code. The bank's signed callback marks it
+order's mailbox while that commits (an `early` call, fynlo/commands/calls.py), and answers
+with the URL and its QR code once both are done. The bank's signed callback marks it
 paid — nobody confirms it by eye. At expiry the sweep marks it `expired` (`payment.expired`:
 the terminal may offer a card instead); a callback that still arrives later is recorded as
 paid and flagged for review, because the money has left the customer's account.
@@ -66,7 +67,7 @@ def qr_start(tx: Tx, order: Order | None, args: QrStartArgs) -> Result:
         """The reply `_started` will record for the bank's request."""
         return None if isinstance(outcome, FynloError) else _result(_with_request(row, outcome), order)
 
-    return OutsideCall(run=create, finish=_started, answer=answer), order
+    return OutsideCall(run=create, finish=_started, answer=answer, early=True), order
 
 
 def _start(tx: Tx, order: Order, args: QrStartArgs, owed_and_till: tuple[int, str | None]) -> dict[str, Any]:

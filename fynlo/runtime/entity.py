@@ -14,6 +14,8 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Hashable
 
+import trio
+
 from fynlo.auth import permissions
 from fynlo.auth.permissions import ApprovalPinRejected
 from fynlo.auth.principal import Principal
@@ -57,6 +59,8 @@ class Envelope:
     command: Command
     args: Args
     finish: Callable[[Tx, Any], tuple[Any, Any]] | None = None
+    # Begins an `early` outside call while its pending state commits; run on the Trio thread.
+    begin: Callable[[OutsideCall], None] | None = None
 
 
 class EntityActor:
@@ -91,6 +95,7 @@ class EntityActor:
         handler = env.spec.handler
         assert handler is not None
         new_state: list[Any] = []
+        token = trio.lowlevel.current_trio_token()
 
         def work(conn: Any) -> Outcome:
             tx = Tx(conn, runtime.venue_id, env.principal, env.command, runtime.lease_owner, runtime.settings,
@@ -110,7 +115,10 @@ class EntityActor:
 
             new_state.clear()
             new_state.append(state)  # what stands if the command turns out to be a replay
-            return run_unit(tx, body, started)
+            outcome = run_unit(tx, body, started)
+            if outcome.call is not None and outcome.call.early and env.begin is not None:
+                token.run_sync_soon(env.begin, outcome.call)  # while COMMIT goes out (fynlo/commands/calls.py)
+            return outcome
 
         try:
             try:
