@@ -395,3 +395,24 @@ async def test_tables_and_takeaways_opened_at_once_never_deadlock(server: str, v
     assert [r for r in replies if not r["ok"]] == []
     numbers = sorted(r["result"]["number"] for r in replies)
     assert numbers == list(range(numbers[0], numbers[0] + 2 * len(tables)))
+
+
+async def test_an_order_id_opened_again_is_a_conflict_or_a_replay_also_on_a_server_that_never_read_it(
+        database_url: str, db: Database, venue: VenueKit) -> None:
+    from tests.support import make_settings, running_server
+
+    order_id, command_id = new_id(), new_id()
+    args = {"order_id": order_id, "kind": "takeaway"}
+    async with running_server(make_settings(), database_url) as server:
+        first = await post(server, venue.token("staff"), "order.open", args, command_id)
+        loaded = await post(server, venue.token("staff"), "order.open", args)  # its actor has it in memory
+    assert first["ok"] and loaded["error"]["details"]["reason"] == "order_exists"
+    before = await last_seq(db, venue.venue_id)
+    async with running_server(make_settings(), database_url) as server:  # no actor has read the order here
+        w = Waiter(server, venue)
+        await w.open(None)  # the venue's row now in memory: the next commands go ahead of their first read
+        assert (await post(server, w.token, "order.open", args, command_id)) == first          # a replay
+        again = await post(server, w.token, "order.open", args)                                 # another command
+        assert again["error"]["details"]["reason"] == "order_exists"
+        assert (await w.ok("order.get", order_id=order_id))["number"] == first["result"]["number"]
+    assert await last_seq(db, venue.venue_id) == before + 1  # only the other order's event

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import psycopg
@@ -14,7 +15,7 @@ import trio
 import fynlo.commands.catalog  # noqa: F401  (registers the commands)
 from fynlo.auth.principal import Principal, Role
 from fynlo.commands.spec import COMMANDS
-from fynlo.commands.unit import Outcome, Replayed, Tx, VenueCache, _Raced, run_unit
+from fynlo.commands.unit import CLOCK_FRESH_S, Outcome, Replayed, Tx, VenueCache, _Raced, run_unit
 from fynlo.db import Database
 from fynlo.commands.calls import OutsideCall
 from fynlo.errors import Conflict, Unavailable
@@ -90,6 +91,64 @@ async def test_add_item_waits_for_postgresql_twice_or_once_with_the_venue_in_mem
     assert cache.snapshot is not None and str(cache.snapshot["venue_row"]["id"]) == claimed.venue_id
 
 
+async def test_a_command_that_stamps_its_time_waits_once_with_the_venue_in_memory(
+        database_url: str, claimed: VenueKit) -> None:
+    target = psycopg.conninfo.conninfo_to_dict(database_url)
+    proxy = TurnProxy((target.get("host") or "127.0.0.1", int(target.get("port") or 5432)))
+    cache = VenueCache()
+    async with Database.open(through(database_url, proxy.port), size=1) as db:
+        order_id = new_id()
+        _, order = await _command(db, claimed, None, "order.open", cache=cache, order_id=order_id, kind="takeaway")
+        _, order = await _command(db, claimed, order, "order.add_item", cache=cache, order_id=order_id,
+                                  line_id=new_id(), item_id=ref(claimed, "item", "Fish & chips"))
+        proxy.delay, proxy.turns = 0.1, 0
+        outcome, order = await _command(db, claimed, order, "order.send", cache=cache, order_id=order_id)
+        turns, proxy.delay = proxy.turns, 0.0
+        stored = await db.run(lambda c: c.execute("SELECT min(created_at) AS sent, max(created_at) AS last, now() AS now"
+                                                  " FROM kitchen_tickets WHERE order_id = %s", (order_id,)).fetchone())
+    assert turns == 1  # the ticket's time came from the venue's clock in memory, not from a read
+    assert outcome.reply["ok"] and order.tickets and stored["sent"] == stored["last"] == order.tickets[0].created_at
+    assert timedelta(0) < stored["now"] - stored["sent"] < timedelta(seconds=5)
+
+
+def test_the_venues_clock_is_carried_forward_monotonic_and_forgotten_when_old() -> None:
+    cache = VenueCache()
+    assert cache.now() is None
+    read = datetime(2026, 12, 6, 21, 0, tzinfo=timezone.utc)
+    row = {"now": read, "venue_id": "v", "venue_name": "V", "venue_settings": {}, "version": 1,
+           "menu_version": 1, "floor_version": 1}
+    asked = time.perf_counter()
+    cache.read(row, asked)
+    first, second = cache.now(), cache.now()
+    assert first is not None and second is not None and read < first < second
+    assert first - read < timedelta(seconds=1)
+    cache.read({**row, "now": read - timedelta(seconds=1)}, asked - 1)  # an older read changes nothing
+    assert (third := cache.now()) is not None and third > second
+    cache._clock = (read, asked - CLOCK_FRESH_S - 1)  # as if no command had read the time for a while
+    assert cache.now() is None
+
+
+async def test_a_command_whose_carried_time_is_far_off_runs_again_on_postgresqls(
+        database_url: str, db: Database, claimed: VenueKit) -> None:
+    cache = await _warm(db, claimed)
+    assert cache._clock is not None
+    read, asked = cache._clock
+    cache._clock = (read - timedelta(seconds=30), asked)  # as if this server's clock had jumped
+    cache._last = None
+    tries: list[tuple[bool, datetime]] = []
+
+    def body(tx: Tx) -> Any:
+        tries.append((tx.ahead, repo.now(tx.conn)))
+        tx.emit("test.stamped", {})
+        return {}
+
+    await _unit(db, claimed, "test.stamped", body, cache=cache)
+    database_now = await db.run(lambda c: c.execute("SELECT now() AS t").fetchone()["t"])
+    assert [ahead for ahead, _ in tries] == [True, False]
+    assert database_now - tries[0][1] > timedelta(seconds=25)   # refused by PostgreSQL's clock…
+    assert abs(database_now - tries[1][1]) < timedelta(seconds=5)  # …and read from it the second time
+
+
 async def _warm(db: Database, kit: VenueKit) -> VenueCache:
     cache = VenueCache()
     await _unit(db, kit, "test.warm", lambda tx: {}, cache=cache)
@@ -130,14 +189,16 @@ async def test_a_replay_that_went_ahead_answers_the_stored_reply_not_its_error_n
         tx.conn.execute("UPDATE staff SET name = name || '!' WHERE venue_id = %s", (tx.venue_id,))
         return OutsideCall(run=lambda providers: trio.sleep(0), finish=lambda tx, state, outcome: ({}, state))
 
-    def stamps(tx: Tx) -> Any:  # or it asks for the transaction's time, which reads the first answer
+    def stamps(tx: Tx) -> Any:  # or it succeeds again, at a later time: its reply is not recorded twice
         tx.conn.execute("UPDATE staff SET name = name || '!' WHERE venue_id = %s", (tx.venue_id,))
         return {"at": repo.now(tx.conn).isoformat()}
 
-    for body in (fails, calls, stamps):
+    for body in (fails, calls):
         with pytest.raises(Replayed) as replayed:
             await _unit(db, claimed, "test.replay", body, cache=cache, command_id=command_id)
         assert replayed.value.reply == first.reply
+    with pytest.raises(_Raced):  # the actor then answers the stored reply (fynlo/runtime/entity.py)
+        await _unit(db, claimed, "test.replay", stamps, cache=cache, command_id=command_id)
     assert _last_seq(database_url, claimed.venue_id) == before
     names = await db.run(lambda c: c.execute("SELECT name FROM staff WHERE venue_id = %s", (claimed.venue_id,)).fetchall())
     assert not any(r["name"].endswith("!") for r in names)

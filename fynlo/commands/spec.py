@@ -45,6 +45,10 @@ class CommandSpec:
     query: QueryHandler | None = None
     handler: WriteHandler | None = None
     actor_key: ActorKey | None = None
+    # The command makes its actor's entity: an actor that has not read its state does not
+    # read it first (the handler gets None), and the entity's row, if it exists, fails the
+    # insert (fynlo/runtime/entity.py).
+    creates: bool = False
 
     @property
     def writes(self) -> bool:
@@ -71,9 +75,10 @@ def query(name: str, args: type[Args]) -> Callable[[QueryHandler], QueryHandler]
     return wrap
 
 
-def write(name: str, args: type[Args], *, actor: ActorKey) -> Callable[[WriteHandler], WriteHandler]:
+def write(name: str, args: type[Args], *, actor: ActorKey,
+          creates: bool = False) -> Callable[[WriteHandler], WriteHandler]:
     def wrap(fn: WriteHandler) -> WriteHandler:
-        register(CommandSpec(name=name, args=args, handler=fn, actor_key=actor))
+        register(CommandSpec(name=name, args=args, handler=fn, actor_key=actor, creates=creates))
         return fn
 
     return wrap

@@ -14,10 +14,13 @@ Once a command of the venue has read that first answer, the next ones need not w
 (`VenueCache`): the handler goes on with the venue's row and versions as last read, which the
 venue row lock's statement checks (below), and a replay is caught by the idempotency record's
 unique key, which fails the transaction (`_Raced`), after which the stored reply is read and
-answered. The first answer is still read, lazily, by whatever needs it: `now()`
-(`fynlo.orders.repo.now`), and the commands that end without a stored reply (an error, an
-outside call), which must not answer or commit anything for a command that was answered
-before. So a command whose handler reads nothing else costs one round trip and a commit.
+answered. The commands that end without a stored reply (an error, an outside call) still
+read the first answer, since they must not answer or commit anything for a command answered
+before. A handler that asks for the transaction's time (`fynlo.orders.repo.now`) gets
+PostgreSQL's clock as the venue's last command read it, carried forward by this process's
+monotonic clock (`VenueCache.now`), and a statement that goes with the writes checks it
+against PostgreSQL's `now()` (far off, the command runs again and reads it). So a command
+whose handler reads nothing else costs one round trip and a commit.
 
 The venue row lock comes as late as it can: just before the command's first write (see
 `Tx.begin`), not at its start. Plain SELECTs before that lock no rows and so cannot take part
@@ -33,8 +36,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from psycopg.types.json import Jsonb
@@ -102,13 +107,55 @@ class StoredEvent:
     data: Any
 
 
+# How long PostgreSQL's time, as last read, may be carried forward by this process's clock,
+# and how far the result may be from PostgreSQL's own before the command runs again.
+CLOCK_FRESH_S = 10.0
+CLOCK_TOLERANCE_S = 1.0
+_CLOCK_CHECK = ("SELECT fynlo_check(abs(extract(epoch FROM now() - %s::timestamptz)) < %s, '40001',"
+                " 'this server''s clock has drifted from the database''s')")
+
+
 class VenueCache:
-    """The venue's row and document versions as a command of this venue last read them with
-    its BEGIN: what the next one goes on with instead of waiting for its own read (module
-    docstring). Shared by the venue's worker threads; a whole snapshot is swapped at once."""
+    """The venue's row and document versions, and PostgreSQL's time, as a command of this
+    venue last read them with its BEGIN: what the next one goes on with instead of waiting
+    for its own read (module docstring). Shared by the venue's worker threads."""
 
     def __init__(self) -> None:
-        self.snapshot: dict[str, Any] | None = None
+        self.snapshot: dict[str, Any] | None = None   # swapped whole
+        self._lock = threading.Lock()
+        self._clock: tuple[datetime, float] | None = None   # PostgreSQL's now(), and perf_counter() then
+        self._last: datetime | None = None                  # the latest time handed out
+
+    def read(self, row: dict[str, Any], asked_at: float) -> None:
+        """Keep what a command's first statement (`_START`), sent at `asked_at`
+        (`time.perf_counter()`), answered."""
+        self.snapshot = _venue_part(row)
+        with self._lock:
+            if self._clock is None or asked_at > self._clock[1]:
+                self._clock = (row["now"], asked_at)
+            self._last = max(self._last or row["now"], row["now"])
+
+    def now(self) -> datetime | None:
+        """PostgreSQL's time now: the last read, plus this process's monotonic time since,
+        and later than any handed out before; None if that read is too old to carry forward."""
+        with self._lock:
+            if self._clock is None:
+                return None
+            read, asked_at = self._clock
+            elapsed = time.perf_counter() - asked_at
+            if elapsed > CLOCK_FRESH_S:
+                return None
+            now = read + timedelta(seconds=elapsed)
+            if self._last is not None and now <= self._last:
+                now = self._last + timedelta(microseconds=1)
+            self._last = now
+            return now
+
+
+def _venue_part(row: dict[str, Any]) -> dict[str, Any]:
+    """The venue's row (for `read_venue`, fynlo/venues/commands.py) and versions in `_START`'s answer."""
+    return {"venue_row": {"id": row["venue_id"], "name": row["venue_name"], "settings": row["venue_settings"],
+                          "version": row["version"]}, **{k: row[k] for k in _VERSIONS}}
 
 
 class Replayed(Exception):
@@ -118,6 +165,15 @@ class Replayed(Exception):
     def __init__(self, reply: dict[str, Any]) -> None:
         super().__init__("replayed")
         self.reply = reply
+
+
+class Existing(Exception):
+    """The command's insert met a row that already exists: its stored reply, if this command
+    id has one (a replay that went ahead), else `error`."""
+
+    def __init__(self, error: FynloError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 @dataclass
@@ -162,8 +218,9 @@ class Tx:
         actor's state) shares its round trip.
 
         With the venue's row and versions in `cache`, go on without that read (`ahead`):
-        they come from the cache, and `now()` reads the answer when it is first asked for
-        (`Connection.read_start`), raising Replayed if the command was answered before.
+        they come from the cache, and so does the time when it is first asked for
+        (`Connection.read_start`, `_now_ahead`). The answer is read once the command has
+        committed, for the venue's next command.
 
         Then arrange for `begin` to run before the command's first write. A command run again
         because the venue changed under its first try takes the venue row first instead, so
@@ -173,31 +230,44 @@ class Tx:
         if self.conn.attempt > 1:
             self.begin()
         sent = self.conn.execute(_START, (self.command.id, self.venue_id))
+        asked_at = time.perf_counter()
         answer: list[dict[str, Any] | None] = []
         snapshot = self.cache.snapshot if self.cache is not None and self.conn.attempt == 1 else None
         self.ahead = snapshot is not None
-        if snapshot is not None:
-            self.conn.memo.update(snapshot)
-            self.conn.read_start = lambda: self.unless_replayed(stored)
 
         def stored() -> dict[str, Any] | None:
-            if answer:
-                row = answer[0]
-                return None if row is None or row["name"] is None else _replay(row, self.command)
-            self.conn.read_start = None
-            row = sent.fetchone()
-            answer.append(row)
-            if row is not None:  # the venue's row too, for `read_venue` (fynlo/venues/commands.py)
-                venue_row = {"id": row["venue_id"], "name": row["venue_name"], "settings": row["venue_settings"],
-                             "version": row["version"]}
-                read = {"venue_row": venue_row, **{k: row[k] for k in _VERSIONS}}
-                # Going ahead, the handler used the cached ones: those are what the fence checks.
-                self.conn.memo.update({"now": row["now"]} if self.ahead else {"now": row["now"], **read})
-                if self.cache is not None:
-                    self.cache.snapshot = read
+            if not answer:
+                self.conn.read_start = None
+                row = sent.fetchone()
+                answer.append(row)
+                if row is not None:
+                    if self.cache is not None:
+                        self.cache.read(row, asked_at)
+                    if self.ahead:  # the handler went on with the cached row and versions, which the
+                        self.conn.memo.setdefault("now", row["now"])   # fence checks, and maybe a time
+                    else:
+                        self.conn.memo.update(now=row["now"], **_venue_part(row))
+            row = answer[0]
             return None if row is None or row["name"] is None else _replay(row, self.command)
+
+        if snapshot is not None:
+            self.conn.memo.update(snapshot)
+            self.conn.read_start = lambda: self._now_ahead(stored)
+            self.conn.after_commit(stored)  # answered by now (no wait): fresh for the venue's next command
         self.conn.before_write = self.begin
         return stored
+
+    def _now_ahead(self, stored: Callable[[], dict[str, Any] | None]) -> None:
+        """The transaction's time for a command gone ahead: carried forward (`VenueCache.now`)
+        and checked by PostgreSQL with the writes, or else read, with the replay check."""
+        assert self.cache is not None
+        now = self.cache.now()
+        if now is None:
+            self.unless_replayed(stored)
+            return
+        self.conn.read_start = None
+        self.conn.memo["now"] = now
+        self.conn.execute(_CLOCK_CHECK, (now, CLOCK_TOLERANCE_S))
 
     def unless_replayed(self, stored: Callable[[], dict[str, Any] | None]) -> None:
         """Raise Replayed if the first read found a stored reply for this command id."""

@@ -69,7 +69,7 @@ class Connection(psycopg.Connection[dict[str, Any]]):
     before_write: Callable[[], None] | None
     read_start: Callable[[], None] | None
     _translations: dict[str, list[Translation]]
-    _after_commit: list[Callable[[], None]]
+    _after_commit: list[Callable[[], object]]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -87,7 +87,7 @@ class Connection(psycopg.Connection[dict[str, Any]]):
     def translate(self, sqlstate: str, translation: Translation) -> None:
         self._translations.setdefault(sqlstate, []).append(translation)
 
-    def after_commit(self, step: Callable[[], None]) -> None:
+    def after_commit(self, step: Callable[[], object]) -> None:
         self._after_commit.append(step)
 
     def translated(self, error: psycopg.Error) -> BaseException | None:

@@ -12,7 +12,7 @@ from typing import Any, Hashable
 
 from fynlo.auth.principal import Principal, Role
 from fynlo.commands.spec import write
-from fynlo.commands.unit import Tx
+from fynlo.commands.unit import Existing, Tx
 from fynlo.errors import Conflict, NotFound
 from fynlo.floor.repo import table_for_order_later
 from fynlo.menu.model import choose_modifiers
@@ -73,10 +73,13 @@ def _table(tx: Tx, table_id: str, order_id: str) -> str:
     return str(table["id"])
 
 
-@write("order.open", OpenArgs, actor=order_actor)
+@write("order.open", OpenArgs, actor=order_actor, creates=True)
 def order_open(tx: Tx, order: Order | None, args: OpenArgs) -> Result:
+    exists = Conflict("an order with this id already exists", reason="order_exists")
     if order is not None:
-        raise Conflict("an order with this id already exists", reason="order_exists")
+        raise exists
+    # A new actor has not read the order (`creates`): an order of that id fails the insert.
+    tx.conn.translate("23505", lambda exc: Existing(exists) if exc.diag.constraint_name == "orders_pkey" else None)
     venue = read_venue(tx.conn, tx.venue_id)
     settings = venue.settings
     now = repo.now(tx.conn)

@@ -220,12 +220,14 @@ def open_on_table_later(conn: Any, venue_id: str, table_id: str) -> Callable[[],
 
 
 def now(conn: Any) -> datetime:
-    """The transaction's time: every timestamp a command writes is the same instant.
+    """The command's time: every timestamp a command writes is the same instant.
 
-    A command read it with BEGIN (`fynlo/commands/unit.py`); anything else asks.
+    PostgreSQL's `now()`, which a command read with BEGIN, or, for one that went on without
+    waiting for that read, PostgreSQL's time carried forward (`fynlo/commands/unit.py`);
+    anything else asks.
     """
     memo = getattr(conn, "memo", {})
     if "now" not in memo and getattr(conn, "read_start", None) is not None:
-        conn.read_start()  # a command that went on without its first read's answer reads it now
+        conn.read_start()  # a command that went on without its first read's answer
     return memo["now"] if "now" in memo else conn.execute("SELECT now() AS t").fetchone()["t"]
 

@@ -28,18 +28,18 @@ _UUID_COLUMNS = ("id", "venue_id", "order_id", "till_id", "staff_id", "terminal_
 
 def insert(conn: Any, row: dict[str, Any]) -> dict[str, Any]:
     """Add a payment; return it as stored. The row is built here rather than read back, so the
-    INSERT goes out without waiting for PostgreSQL: no trigger touches a payment, and the
-    defaults of the columns not given are constants, but for `created_at`, the transaction's
-    `now()` (which a command has read with BEGIN). Values have the types psycopg reads back."""
+    INSERT goes out without waiting for PostgreSQL: no trigger touches a payment, the defaults
+    of the columns not given are constants, and `created_at` is the command's time, given.
+    Values have the types psycopg reads back."""
     values = {k: row.get(k) for k in _COLUMNS}
     details = json.loads(json.dumps(values["details"] or {}))
     values.update(details=Jsonb(details), tip=values["tip"] or 0, surcharge=values["surcharge"] or 0,
                   fee_declined=bool(values["fee_declined"]), authorised=values["authorised"] or 0,
-                  method=str(values["method"]), status=str(values["status"]))
-    cols = ", ".join(_COLUMNS)
-    marks = ", ".join(f"%({k})s" for k in _COLUMNS)
+                  method=str(values["method"]), status=str(values["status"]), created_at=transaction_now(conn))
+    cols = ", ".join((*_COLUMNS, "created_at"))
+    marks = ", ".join(f"%({k})s" for k in (*_COLUMNS, "created_at"))
     conn.execute(f"INSERT INTO payments ({cols}) VALUES ({marks})", values)
-    stored = {**values, **_INSERT_DEFAULTS, "details": details, "created_at": transaction_now(conn)}
+    stored = {**values, **_INSERT_DEFAULTS, "details": details}
     for key in _UUID_COLUMNS:
         if stored[key] is not None and not isinstance(stored[key], UUID):
             stored[key] = UUID(str(stored[key]))

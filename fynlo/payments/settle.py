@@ -89,7 +89,7 @@ def _fees(tx: Tx, payment: dict[str, Any], captured: int) -> dict[str, int]:
 
 
 def now(tx: Tx) -> Any:
-    """The transaction's time (read with BEGIN by a command; PostgreSQL's `now()` is the same)."""
+    """The command's time (`fynlo.orders.repo.now`)."""
     return orders_repo.now(tx.conn)
 
 

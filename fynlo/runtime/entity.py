@@ -21,7 +21,7 @@ from fynlo.auth.permissions import ApprovalPinRejected
 from fynlo.auth.principal import Principal
 from fynlo.commands.calls import OutsideCall
 from fynlo.commands.spec import Args, CommandSpec
-from fynlo.commands.unit import Outcome, Replayed, Tx, _Raced, run_unit, stored_reply
+from fynlo.commands.unit import Existing, Outcome, Replayed, Tx, _Raced, run_unit, stored_reply
 from fynlo.errors import FynloError
 from fynlo.wire import Command, reply_error
 
@@ -101,7 +101,12 @@ class EntityActor:
             tx = Tx(conn, runtime.venue_id, env.principal, env.command, runtime.lease_owner, runtime.settings,
                     cache=runtime.venue_cache)
             started = tx.start()  # answered in the loader's round trip
-            state = self.state if self._loaded else self._load(conn, runtime.venue_id, self._entity_id)
+            if self._loaded:
+                state = self.state
+            elif env.spec.creates and env.finish is None:  # a row already there fails its insert
+                state = None
+            else:
+                state = self._load(conn, runtime.venue_id, self._entity_id)
 
             def body(tx: Tx) -> Any:
                 if env.finish is not None:
@@ -131,5 +136,10 @@ class EntityActor:
         except _Raced:  # another try of the command recorded its reply first, or went ahead of its read
             reply = await runtime.db.run(lambda conn: stored_reply(conn, runtime.venue_id, env.command))
             return Outcome(reply or {}, [], True)
+        except Existing as existing:
+            reply = await runtime.db.run(lambda conn: stored_reply(conn, runtime.venue_id, env.command))
+            if reply is None:
+                raise existing.error from None
+            return Outcome(reply, [], True)
         self.state, self._loaded = new_state[-1], True
         return outcome
