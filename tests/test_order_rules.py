@@ -55,7 +55,10 @@ def test_the_parts_of_a_split_sum_to_the_original(lines: list[Line], discount: D
     orders = [remaining] + [_order(list(ls)) for ls in moved.values()]
     original = order.totals()
     assert sum(o.totals().after_discounts for o in orders) == original.after_discounts
-    assert sum(o.totals().vat_total for o in orders) - original.vat_total in range(-len(lines) - 1, len(lines) + 2)
+    # Each order's VAT is found once per rate band and rounded there, so the parts' VAT may
+    # differ from the original's by up to half a penny for every band rounded, theirs and its.
+    rounded = sum(len(o.totals().vat) for o in orders) + len(original.vat)
+    assert abs(sum(o.totals().vat_total for o in orders) - original.vat_total) <= rounded / 2
     for o in orders:
         assert all(t.net >= 0 for t in o.totals().lines)
 

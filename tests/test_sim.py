@@ -245,7 +245,7 @@ async def test_a_message_is_timed_from_its_arrival_not_from_a_late_read() -> Non
 
     from sim.websocket import ClientSocket
 
-    sent = trio.Event()
+    warmed, sent = trio.Event(), trio.Event()
     sent_at: list[float] = []
 
     async def serve(stream: trio.SocketStream) -> None:
@@ -254,7 +254,8 @@ async def test_a_message_is_timed_from_its_arrival_not_from_a_late_read() -> Non
             ws.receive_data(await stream.receive_some(4096))
             if any(isinstance(e, Request) for e in ws.events()):
                 break
-        await stream.send_all(ws.send(AcceptConnection()))
+        await stream.send_all(ws.send(AcceptConnection()) + ws.send(TextMessage(data="warm")))
+        await warmed.wait()
         sent_at.append(time.perf_counter())
         await stream.send_all(ws.send(TextMessage(data="hello")))
         sent_at.append(time.perf_counter())
@@ -265,6 +266,11 @@ async def test_a_message_is_timed_from_its_arrival_not_from_a_late_read() -> Non
         listeners = await nursery.start(trio.serve_tcp, serve, 0)
         port = listeners[0].socket.getsockname()[1]
         sock = await ClientSocket.open(f"ws://127.0.0.1:{port}/")
+        # The kernel turns receive timestamps on for everyone a moment after the first socket
+        # asks (a deferred switch): a frame first, and a pause, so that the measured one has one.
+        assert (await sock.receive()).messages == ["warm"]
+        await trio.sleep(0.05)
+        warmed.set()
         await sent.wait()
         await trio.sleep(0.1)  # the reader is late: busy with other terminals' frames, say
         received = await sock.receive()

@@ -170,46 +170,54 @@ def _save_lines(conn: Any, old: Order | None, new: Order) -> None:
     gone = [line_id for line_id in before if line_id not in after]
     if gone:
         conn.execute("DELETE FROM order_lines WHERE id = ANY(%s) AND order_id = %s", (gone, new.id))
-    for line in new.lines:
-        if before.get(line.id) != line:
-            upsert_line(conn, new, line)
+    _upsert_lines(conn, new, [line for line in new.lines if before.get(line.id) != line])
 
 
-def upsert_line(conn: Any, order: Order, line: Line) -> None:
-    """Write one line as it stands on `order` (it may have come from another order)."""
+def _rows(width: int, count: int) -> str:
+    """`count` rows of `width` placeholders for a VALUES list: one statement for many rows."""
+    row = "(" + ", ".join(["%s"] * width) + ")"
+    return ", ".join([row] * count)
+
+
+def _upsert_lines(conn: Any, order: Order, lines: list[Line]) -> None:
+    """Write the lines as they stand on `order` (one may have come from another order), in one
+    statement: each statement costs the driver and PostgreSQL more than a row."""
+    if not lines:
+        return
     conn.execute(
         "INSERT INTO order_lines (id, order_id, venue_id, position, item_id, name, unit_price, quantity, modifiers,"
         " note, seat, course, station, allergens, vat_eat_in, vat_takeaway, state, discount, share, sent_at,"
-        " void_reason, voided_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-        " %s, %s, %s, %s, %s)"
+        f" void_reason, voided_by) VALUES {_rows(22, len(lines))}"
         " ON CONFLICT (id) DO UPDATE SET order_id = EXCLUDED.order_id, position = EXCLUDED.position,"
         " quantity = EXCLUDED.quantity, modifiers = EXCLUDED.modifiers, note = EXCLUDED.note, seat = EXCLUDED.seat,"
         " course = EXCLUDED.course, state = EXCLUDED.state, discount = EXCLUDED.discount, share = EXCLUDED.share,"
         " sent_at = EXCLUDED.sent_at, void_reason = EXCLUDED.void_reason, voided_by = EXCLUDED.voided_by"
         " WHERE order_lines.venue_id = EXCLUDED.venue_id",
-        (line.id, order.id, order.venue_id, line.position, line.item_id, line.name, line.unit_price, line.quantity,
-         Jsonb([asdict(m) for m in line.modifiers]), line.note, line.seat, line.course,
-         line.station, list(line.allergens), line.vat_eat_in, line.vat_takeaway, str(line.state),
-         _discount_json(line.discount, line.discount_reason),
-         None if line.share is None else Jsonb({"index": line.share[0], "parts": line.share[1]}),
-         line.sent_at, line.void_reason or None, line.voided_by),
+        [value for line in lines for value in (
+            line.id, order.id, order.venue_id, line.position, line.item_id, line.name, line.unit_price, line.quantity,
+            Jsonb([asdict(m) for m in line.modifiers]), line.note, line.seat, line.course,
+            line.station, list(line.allergens), line.vat_eat_in, line.vat_takeaway, str(line.state),
+            _discount_json(line.discount, line.discount_reason),
+            None if line.share is None else Jsonb({"index": line.share[0], "parts": line.share[1]}),
+            line.sent_at, line.void_reason or None, line.voided_by)],
     )
 
 
 def _save_tickets(conn: Any, old: Order | None, new: Order) -> None:
     before = {t.id: t for t in old.tickets} if old else {}
-    for ticket in new.tickets:
-        if before.get(ticket.id) == ticket:
-            continue
-        conn.execute(
-            "INSERT INTO kitchen_tickets (id, venue_id, order_id, station, course, kind, status, lines, created_at,"
-            " fired_at, started_at, bumped_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (id) DO UPDATE SET order_id = EXCLUDED.order_id, status = EXCLUDED.status,"
-            " fired_at = EXCLUDED.fired_at, started_at = EXCLUDED.started_at, bumped_at = EXCLUDED.bumped_at"
-            " WHERE kitchen_tickets.venue_id = EXCLUDED.venue_id",
-            (ticket.id, new.venue_id, new.id, ticket.station, ticket.course, ticket.kind, str(ticket.status),
-             Jsonb(list(ticket.lines)), ticket.created_at, ticket.fired_at, ticket.started_at, ticket.bumped_at),
-        )
+    changed = [ticket for ticket in new.tickets if before.get(ticket.id) != ticket]
+    if not changed:
+        return
+    conn.execute(
+        "INSERT INTO kitchen_tickets (id, venue_id, order_id, station, course, kind, status, lines, created_at,"
+        f" fired_at, started_at, bumped_at) VALUES {_rows(12, len(changed))}"
+        " ON CONFLICT (id) DO UPDATE SET order_id = EXCLUDED.order_id, status = EXCLUDED.status,"
+        " fired_at = EXCLUDED.fired_at, started_at = EXCLUDED.started_at, bumped_at = EXCLUDED.bumped_at"
+        " WHERE kitchen_tickets.venue_id = EXCLUDED.venue_id",
+        [value for ticket in changed for value in (
+            ticket.id, new.venue_id, new.id, ticket.station, ticket.course, ticket.kind, str(ticket.status),
+            Jsonb(list(ticket.lines)), ticket.created_at, ticket.fired_at, ticket.started_at, ticket.bumped_at)],
+    )
 
 
 def open_on_table_later(conn: Any, venue_id: str, table_id: str) -> Callable[[], list[str]]:
