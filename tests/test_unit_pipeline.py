@@ -224,6 +224,21 @@ async def test_a_venue_changed_since_the_cached_read_runs_the_command_again_and_
     assert cache.snapshot is not None and cache.snapshot["menu_version"] == menu_version
 
 
+async def test_a_command_gone_ahead_that_writes_nothing_is_checked_against_the_venue_too(
+        database_url: str, db: Database, claimed: VenueKit) -> None:
+    cache = await _warm(db, claimed)
+    with psycopg.connect(database_url, autocommit=True) as other:
+        other.execute("UPDATE venues SET version = version + 1 WHERE id = %s", (claimed.venue_id,))
+    tries: list[bool] = []
+
+    def body(tx: Tx) -> Any:  # reads the venue's settings, writes nothing, ends in an outside call
+        tries.append(tx.ahead)
+        return OutsideCall(run=lambda providers: trio.sleep(0), finish=lambda tx, state, outcome: ({}, state))
+
+    outcome = await _unit(db, claimed, "test.settings_read", body, cache=cache)
+    assert tries == [True, False] and outcome.call is not None  # the cached settings were old: run again
+
+
 def _venue_row_locked(url: str, venue_id: str) -> bool:
     with psycopg.connect(url, autocommit=True) as conn:
         try:

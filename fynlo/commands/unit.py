@@ -385,6 +385,8 @@ def run_unit(tx: Tx, body: Callable[[Tx], Any], started: Callable[[], dict[str, 
     reply = None if isinstance(result, (OutsideCall, FynloError)) else reply_ok(tx.command.id, result)
     if reply is None and tx.ahead:
         tx.unless_replayed(stored)
+    if tx.ahead:  # what it did with the cached venue row is checked even if it wrote nothing
+        tx.begin()
     tx.finish(reply)
     if isinstance(result, OutsideCall):
         return Outcome({}, tx.events, False, call=result)
