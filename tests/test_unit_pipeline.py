@@ -65,47 +65,44 @@ async def claimed(db: Database, venue: VenueKit) -> VenueKit:
     return venue
 
 
-@pytest.mark.parametrize("warm", [False, True], ids=["first of the venue", "venue row in memory"])
-async def test_add_item_waits_for_postgresql_twice_or_once_with_the_venue_in_memory(
-        database_url: str, claimed: VenueKit, warm: bool) -> None:
+async def _turns_of_the_next(database_url: str, kit: VenueKit, name: str, *, warm: bool = True,
+                             **args: Any) -> tuple[int, Outcome, Any]:
+    """Open a takeaway order with one line, then count how often `name` on it waits for
+    PostgreSQL (`sim/turns.py`); with `warm`, the venue's row is in memory by then."""
     target = psycopg.conninfo.conninfo_to_dict(database_url)
     proxy = TurnProxy((target.get("host") or "127.0.0.1", int(target.get("port") or 5432)))
     cache = VenueCache()
     async with Database.open(through(database_url, proxy.port), size=1) as db:
         order_id = new_id()
-        _, order = await _command(db, claimed, None, "order.open", cache=cache, order_id=order_id, kind="takeaway")
-        item = ref(claimed, "item", "Fish & chips")
-        _, order = await _command(db, claimed, order, "order.add_item", cache=cache, order_id=order_id,
-                                  line_id=new_id(), item_id=item)  # the item is now in memory
+        _, order = await _command(db, kit, None, "order.open", cache=cache, order_id=order_id, kind="takeaway")
+        _, order = await _command(db, kit, order, "order.add_item", cache=cache, order_id=order_id,
+                                  line_id=new_id(), item_id=ref(kit, "item", "Fish & chips"))  # the item in memory
         if not warm:
             cache.snapshot = None
         proxy.delay, proxy.turns = 0.1, 0
-        outcome, order = await _command(db, claimed, order, "order.add_item", cache=cache, order_id=order_id,
-                                        line_id=new_id(), item_id=item)
+        outcome, order = await _command(db, kit, order, name, cache=cache, order_id=order_id, **args)
         turns, proxy.delay = proxy.turns, 0.0
+    assert cache.snapshot is not None and str(cache.snapshot["venue_row"]["id"]) == kit.venue_id
+    return turns, outcome, order
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["first of the venue", "venue row in memory"])
+async def test_add_item_waits_for_postgresql_twice_or_once_with_the_venue_in_memory(
+        database_url: str, claimed: VenueKit, warm: bool) -> None:
+    turns, outcome, order = await _turns_of_the_next(database_url, claimed, "order.add_item", warm=warm,
+                                                     line_id=new_id(), item_id=ref(claimed, "item", "Fish & chips"))
     # BEGIN with the first read; then the writes, the events, the idempotency record and COMMIT.
     # With the venue's row in memory all of it goes out at once.
     assert turns == (1 if warm else 2)
     assert outcome.reply["ok"] and len(order.lines) == 2
     assert [e.name for e in outcome.events] == ["order.updated"]
-    assert cache.snapshot is not None and str(cache.snapshot["venue_row"]["id"]) == claimed.venue_id
 
 
 async def test_a_command_that_stamps_its_time_waits_once_with_the_venue_in_memory(
-        database_url: str, claimed: VenueKit) -> None:
-    target = psycopg.conninfo.conninfo_to_dict(database_url)
-    proxy = TurnProxy((target.get("host") or "127.0.0.1", int(target.get("port") or 5432)))
-    cache = VenueCache()
-    async with Database.open(through(database_url, proxy.port), size=1) as db:
-        order_id = new_id()
-        _, order = await _command(db, claimed, None, "order.open", cache=cache, order_id=order_id, kind="takeaway")
-        _, order = await _command(db, claimed, order, "order.add_item", cache=cache, order_id=order_id,
-                                  line_id=new_id(), item_id=ref(claimed, "item", "Fish & chips"))
-        proxy.delay, proxy.turns = 0.1, 0
-        outcome, order = await _command(db, claimed, order, "order.send", cache=cache, order_id=order_id)
-        turns, proxy.delay = proxy.turns, 0.0
-        stored = await db.run(lambda c: c.execute("SELECT min(created_at) AS sent, max(created_at) AS last, now() AS now"
-                                                  " FROM kitchen_tickets WHERE order_id = %s", (order_id,)).fetchone())
+        database_url: str, db: Database, claimed: VenueKit) -> None:
+    turns, outcome, order = await _turns_of_the_next(database_url, claimed, "order.send")
+    stored = await db.run(lambda c: c.execute("SELECT min(created_at) AS sent, max(created_at) AS last, now() AS now"
+                                              " FROM kitchen_tickets WHERE order_id = %s", (order.id,)).fetchone())
     assert turns == 1  # the ticket's time came from the venue's clock in memory, not from a read
     assert outcome.reply["ok"] and order.tickets and stored["sent"] == stored["last"] == order.tickets[0].created_at
     assert timedelta(0) < stored["now"] - stored["sent"] < timedelta(seconds=5)

@@ -133,13 +133,12 @@ class EntityActor:
                 outcome = await runtime.db.run(work, pipeline=True)
         except Replayed as replayed:
             return Outcome(replayed.reply, [], True)
-        except _Raced:  # another try of the command recorded its reply first, or went ahead of its read
+        except (_Raced, Existing) as met:
+            # Another try recorded its reply first, or this one went ahead of its read (a
+            # replay); an existing row with no reply stored for this id is the command's error.
             reply = await runtime.db.run(lambda conn: stored_reply(conn, runtime.venue_id, env.command))
+            if reply is None and isinstance(met, Existing):
+                raise met.error from None
             return Outcome(reply or {}, [], True)
-        except Existing as existing:
-            reply = await runtime.db.run(lambda conn: stored_reply(conn, runtime.venue_id, env.command))
-            if reply is None:
-                raise existing.error from None
-            return Outcome(reply, [], True)
         self.state, self._loaded = new_state[-1], True
         return outcome
