@@ -93,10 +93,10 @@ def _wrap_socket() -> None:
         def owing(self) -> bool:
             return bool(self.writer.owing)
 
-        def send_now(self, frame: str) -> bool:
-            written = bool(self.writer.send_now(frame))
+        def send_now(self, frames: list[str]) -> bool:
+            written = bool(self.writer.send_now(frames))
             if written:
-                self._written([frame])
+                self._written(frames)
             return written
 
         async def send(self, frames: list[str]) -> None:

@@ -71,13 +71,13 @@ async def test_frames_go_out_in_one_write_under_hypercorn_intact_and_in_order() 
 
         writer = FrameWriter(scope, send_one)
         await writer.send(FRAMES)
-        now = writer.send_now(FRAMES[0])  # nothing else is writing: written at once
+        now = writer.send_now(FRAMES[:2])  # nothing else is writing: written at once, in one write
         assert one_by_one == []  # nothing took the per-frame path
         return writer.batched, writer.direct, now, writer.owing
 
     results, received = await _serve_once(handler)
     assert results == [(True, True, True, False)]
-    assert received == FRAMES + FRAMES[:1]
+    assert received == FRAMES + FRAMES[:2]
 
 
 async def test_what_the_socket_does_not_take_at_once_follows_intact_and_a_pong_waits_its_turn() -> None:
@@ -90,7 +90,7 @@ async def test_what_the_socket_does_not_take_at_once_follows_intact_and_a_pong_w
         writer = FrameWriter(scope, send_one=lambda frame: trio.lowlevel.checkpoint())
         assert writer._tcp is not None
         writer._tcp.stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-        began = writer.send_now(frames[0])  # without waiting: the socket takes a part of it
+        began = writer.send_now(frames[:1])  # without waiting: the socket takes a part of it
         owing = writer.owing
         await writer.send(frames[1:])  # the rest of the first, then the others
         return began, owing, writer.owing
@@ -121,7 +121,7 @@ async def test_without_hypercorns_stream_each_frame_is_its_own_asgi_message() ->
             await send({"type": "websocket.send", "text": frame})
 
         writer = FrameWriter({k: v for k, v in scope.items() if k != "fynlo.asgi_send"}, send_one)
-        assert not writer.batched and not writer.send_now(FRAMES[0])
+        assert not writer.batched and not writer.send_now(FRAMES[:1])
         await writer.send(FRAMES)
         return sent
 
@@ -156,7 +156,7 @@ async def test_a_connection_that_negotiated_compression_gets_its_own_compressed_
 
     async def handler(scope: dict[str, Any], receive: Any, send: Any) -> bool:
         writer = FrameWriter(scope, send_one=lambda frame: trio.lowlevel.checkpoint())
-        assert not writer.send_now(FRAMES[0])  # its frames need its own compressor's turn
+        assert not writer.send_now(FRAMES[:1])  # its frames need its own compressor's turn
         await writer.send(FRAMES)
         return writer._shared
 

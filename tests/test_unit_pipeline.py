@@ -358,7 +358,7 @@ class _ListWriter:
         self.sent.extend(frames)
         await trio.lowlevel.checkpoint()
 
-    def send_now(self, frame: str) -> bool:
+    def send_now(self, frames: list[str]) -> bool:
         return False
 
 
@@ -387,12 +387,14 @@ class _EagerWriter(_ListWriter):
     def __init__(self) -> None:
         super().__init__()
         self.sends: list[list[str]] = []  # what each call of `send` carried
+        self.sends_now: list[list[str]] = []  # and of `send_now`
 
-    def send_now(self, frame: str) -> bool:
-        if frame.startswith("busy"):
+    def send_now(self, frames: list[str]) -> bool:
+        if frames[0].startswith("busy"):
             return False
-        self.sent.append(frame)
-        self.owing = frame.endswith("…")
+        self.sent.extend(frames)
+        self.sends_now.append(list(frames))
+        self.owing = frames[-1].endswith("…")
         return True
 
     async def send(self, frames: list[str]) -> None:
@@ -420,9 +422,16 @@ async def test_an_idle_outbox_writes_at_once_and_a_busy_one_queues_in_order() ->
             assert writer.sends[-1] == [] and not writer.owing
             outbox.offer(3, "a late copy of 3")  # already sent: dropped
             outbox.offer(4, "event 4")
+            await trio.testing.wait_all_tasks_blocked()
+            outbox.offer_run([(5, "event 5"), (6, "event 6")])  # one message's events: one write
+            assert writer.sends_now[-1] == ["event 5", "event 6"]
+            outbox.offer_run([(6, "a late copy of 6"), (7, "event 7")])  # 6 dropped, 7 through the pump
+            await trio.testing.wait_all_tasks_blocked()
+            assert writer.sends[-1] == ["event 7"]
             nursery.cancel_scope.cancel()
-    assert writer.sent == ["event 1", "reply 1", "busy reply", "event 2", "event 3 …", "event 4"]
-    assert outbox.last_seq == 4
+    assert writer.sent == ["event 1", "reply 1", "busy reply", "event 2", "event 3 …", "event 4",
+                           "event 5", "event 6", "event 7"]
+    assert outbox.last_seq == 7
 
 
 async def test_an_outbox_that_overflows_sends_what_it_held_then_stops() -> None:

@@ -134,10 +134,11 @@ class FrameWriter:
         """`send_now` began a frame the socket did not take whole: `send` finishes it first."""
         return self._owed is not None
 
-    def send_now(self, frame: str) -> bool:
-        """Write `frame` without waiting, if this is a plain socket that nothing else is writing
-        to; what the socket does not take at once is owed (`owing`), and the send lock stays
-        taken until `send` has finished it. False: nothing was written; use `send`."""
+    def send_now(self, frames: Sequence[str]) -> bool:
+        """Write `frames` without waiting, in one write, if this is a plain socket that nothing
+        else is writing to; what the socket does not take at once is owed (`owing`), and the
+        send lock stays taken until `send` has finished it. False: nothing was written; use
+        `send`."""
         stream, tcp = self._stream, self._tcp
         if stream is None or tcp is None or not self._shared or self._owed is not None or not _connected(stream):
             return False
@@ -145,7 +146,7 @@ class FrameWriter:
             tcp.send_lock.acquire_nowait()
         except trio.WouldBlock:
             return False
-        return self._begin(tcp, _shared_frame(frame))
+        return self._begin(tcp, _shared_frame(frames[0]) if len(frames) == 1 else b"".join(map(_shared_frame, frames)))
 
     async def send(self, frames: Sequence[str]) -> None:
         if self._owed is not None:
@@ -158,7 +159,7 @@ class FrameWriter:
         if not frames or not _connected(stream, shared=self._shared):
             return
         if self._shared:
-            data = b"".join(_shared_frame(frame) for frame in frames)
+            data = b"".join(map(_shared_frame, frames))
         else:
             try:
                 data = b"".join(stream.connection.send(TextMessage(data=frame)) for frame in frames)
