@@ -4,6 +4,7 @@ import pytest
 import trio
 
 from fynlo.db import Database, pending_migrations
+from fynlo.db.pool import Connection
 
 
 async def test_migrations_applied(db: Database) -> None:
@@ -33,6 +34,25 @@ async def test_cancelled_query_frees_its_connection_at_once(database_url: str) -
         assert time.monotonic() - started < 2.5
         # the one connection in the pool answers again straight away
         with trio.fail_after(2):
+            row = await db.run(lambda c: c.execute("SELECT 42 AS v").fetchone())
+        assert row["v"] == 42
+
+
+async def test_a_cancel_request_that_fails_leaves_the_cancellation_and_the_connection(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server too slow to take the cancel request: the caller is still just cancelled, and
+    the query, left to end by itself, gives its connection back to the pool."""
+    import psycopg
+
+    def refused(self: Connection, timeout: float = 30.0) -> None:
+        raise psycopg.errors.CancellationTimeout("cancellation timeout expired")
+
+    monkeypatch.setattr(Connection, "cancel_safe", refused)
+    async with Database.open(database_url, size=1) as db:
+        with trio.move_on_after(0.2) as scope:
+            await db.run(lambda c: c.execute("SELECT pg_sleep(0.6)"))
+        assert scope.cancelled_caught
+        with trio.fail_after(3):
             row = await db.run(lambda c: c.execute("SELECT 42 AS v").fetchone())
         assert row["v"] == 42
 

@@ -21,6 +21,7 @@ the server's error into the domain's.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import threading
 from contextlib import asynccontextmanager
@@ -33,6 +34,8 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from fynlo.errors import Unavailable
+
+log = logging.getLogger("fynlo.db")
 
 T = TypeVar("T")
 Work = Callable[["Connection"], T]
@@ -152,10 +155,16 @@ class _InFlight:
             self.conn = None
 
     def cancel(self) -> None:
+        """Ask the server to cancel the running query, if there is one. A request that fails
+        (the server too slow to take it) leaves the query to end by itself; the worker then
+        returns the connection, and the caller's cancellation stands either way."""
         with self.lock:
             self.cancelled = True
             if self.conn is not None:
-                self.conn.cancel_safe(timeout=2.0)
+                try:
+                    self.conn.cancel_safe(timeout=2.0)
+                except psycopg.Error as exc:
+                    log.warning("could not cancel a query: %s", exc)
 
 
 # A deadlock or serialization failure rolled the whole transaction back: it is safe, and
