@@ -53,8 +53,8 @@ def _discount(raw: dict[str, Any] | None) -> tuple[Discount | None, str]:
     return Discount(raw["kind"], raw["value"]), raw.get("reason", "")
 
 
-def _discount_json(discount: Discount | None, reason: str) -> Jsonb | None:
-    return None if discount is None else Jsonb({"kind": discount.kind, "value": discount.value, "reason": reason})
+def _discount_doc(discount: Discount | None, reason: str) -> dict[str, Any] | None:
+    return None if discount is None else {"kind": discount.kind, "value": discount.value, "reason": reason}
 
 
 def _line(row: dict[str, Any]) -> Line:
@@ -125,7 +125,7 @@ def _order_params(order: Order) -> dict[str, Any]:
         "kind": str(order.kind), "table_id": order.table_id, "covers": order.covers, "status": str(order.status),
         "payment_status": str(order.payment_status), "kitchen_status": str(order.kitchen_status),
         "version": order.version, "current_course": order.current_course,
-        "discount": _discount_json(order.discount, order.discount_reason),
+        "discount": _jsonb(_discount_doc(order.discount, order.discount_reason)),
         "service_charge": None if sc is None else Jsonb({"rate": sc.rate, "mandatory": sc.mandatory}),
         "gratuity": None if gr is None else Jsonb({"percent": gr.percent, "amount": gr.amount}),
         "total": order.totals().total, "paid": order.paid, "closed_at": order.closed_at,
@@ -173,10 +173,39 @@ def _save_lines(conn: Any, old: Order | None, new: Order) -> None:
     _upsert_lines(conn, new, [line for line in new.lines if before.get(line.id) != line])
 
 
-def _rows(width: int, count: int) -> str:
-    """`count` rows of `width` placeholders for a VALUES list: one statement for many rows."""
-    row = "(" + ", ".join(["%s"] * width) + ")"
-    return ", ".join([row] * count)
+def _jsonb(doc: Any) -> Jsonb | None:
+    return None if doc is None else Jsonb(doc)
+
+
+def _when(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
+
+
+# Changed rows go as one JSON array: one statement for any number of rows, and the same text
+# each time, so psycopg parses it once and PostgreSQL plans it once (it is prepared after a
+# few uses); a VALUES list with a placeholder per value was a new statement for every count.
+_UPSERT_LINES = (
+    "INSERT INTO order_lines (id, order_id, venue_id, position, item_id, name, unit_price, quantity, modifiers, note,"
+    " seat, course, station, allergens, vat_eat_in, vat_takeaway, state, discount, share, sent_at, void_reason,"
+    " voided_by)"
+    " SELECT id, order_id, venue_id, position, item_id, name, unit_price, quantity, modifiers, note, seat, course,"
+    " station, allergens, vat_eat_in, vat_takeaway, state, discount, share, sent_at, void_reason, voided_by"
+    " FROM jsonb_populate_recordset(NULL::order_lines, %s)"
+    " ON CONFLICT (id) DO UPDATE SET order_id = EXCLUDED.order_id, position = EXCLUDED.position,"
+    " quantity = EXCLUDED.quantity, modifiers = EXCLUDED.modifiers, note = EXCLUDED.note, seat = EXCLUDED.seat,"
+    " course = EXCLUDED.course, state = EXCLUDED.state, discount = EXCLUDED.discount, share = EXCLUDED.share,"
+    " sent_at = EXCLUDED.sent_at, void_reason = EXCLUDED.void_reason, voided_by = EXCLUDED.voided_by"
+    " WHERE order_lines.venue_id = EXCLUDED.venue_id"
+)
+_UPSERT_TICKETS = (
+    "INSERT INTO kitchen_tickets (id, venue_id, order_id, station, course, kind, status, lines, created_at, fired_at,"
+    " started_at, bumped_at)"
+    " SELECT id, venue_id, order_id, station, course, kind, status, lines, created_at, fired_at, started_at,"
+    " bumped_at FROM jsonb_populate_recordset(NULL::kitchen_tickets, %s)"
+    " ON CONFLICT (id) DO UPDATE SET order_id = EXCLUDED.order_id, status = EXCLUDED.status,"
+    " fired_at = EXCLUDED.fired_at, started_at = EXCLUDED.started_at, bumped_at = EXCLUDED.bumped_at"
+    " WHERE kitchen_tickets.venue_id = EXCLUDED.venue_id"
+)
 
 
 def _upsert_lines(conn: Any, order: Order, lines: list[Line]) -> None:
@@ -184,23 +213,16 @@ def _upsert_lines(conn: Any, order: Order, lines: list[Line]) -> None:
     statement: each statement costs the driver and PostgreSQL more than a row."""
     if not lines:
         return
-    conn.execute(
-        "INSERT INTO order_lines (id, order_id, venue_id, position, item_id, name, unit_price, quantity, modifiers,"
-        " note, seat, course, station, allergens, vat_eat_in, vat_takeaway, state, discount, share, sent_at,"
-        f" void_reason, voided_by) VALUES {_rows(22, len(lines))}"
-        " ON CONFLICT (id) DO UPDATE SET order_id = EXCLUDED.order_id, position = EXCLUDED.position,"
-        " quantity = EXCLUDED.quantity, modifiers = EXCLUDED.modifiers, note = EXCLUDED.note, seat = EXCLUDED.seat,"
-        " course = EXCLUDED.course, state = EXCLUDED.state, discount = EXCLUDED.discount, share = EXCLUDED.share,"
-        " sent_at = EXCLUDED.sent_at, void_reason = EXCLUDED.void_reason, voided_by = EXCLUDED.voided_by"
-        " WHERE order_lines.venue_id = EXCLUDED.venue_id",
-        [value for line in lines for value in (
-            line.id, order.id, order.venue_id, line.position, line.item_id, line.name, line.unit_price, line.quantity,
-            Jsonb([asdict(m) for m in line.modifiers]), line.note, line.seat, line.course,
-            line.station, list(line.allergens), line.vat_eat_in, line.vat_takeaway, str(line.state),
-            _discount_json(line.discount, line.discount_reason),
-            None if line.share is None else Jsonb({"index": line.share[0], "parts": line.share[1]}),
-            line.sent_at, line.void_reason or None, line.voided_by)],
-    )
+    conn.execute(_UPSERT_LINES, (Jsonb([{
+        "id": line.id, "order_id": order.id, "venue_id": order.venue_id, "position": line.position,
+        "item_id": line.item_id, "name": line.name, "unit_price": line.unit_price, "quantity": line.quantity,
+        "modifiers": [asdict(m) for m in line.modifiers], "note": line.note, "seat": line.seat,
+        "course": line.course, "station": line.station, "allergens": list(line.allergens),
+        "vat_eat_in": line.vat_eat_in, "vat_takeaway": line.vat_takeaway, "state": str(line.state),
+        "discount": _discount_doc(line.discount, line.discount_reason),
+        "share": None if line.share is None else {"index": line.share[0], "parts": line.share[1]},
+        "sent_at": _when(line.sent_at), "void_reason": line.void_reason or None, "voided_by": line.voided_by,
+    } for line in lines]),))
 
 
 def _save_tickets(conn: Any, old: Order | None, new: Order) -> None:
@@ -208,16 +230,12 @@ def _save_tickets(conn: Any, old: Order | None, new: Order) -> None:
     changed = [ticket for ticket in new.tickets if before.get(ticket.id) != ticket]
     if not changed:
         return
-    conn.execute(
-        "INSERT INTO kitchen_tickets (id, venue_id, order_id, station, course, kind, status, lines, created_at,"
-        f" fired_at, started_at, bumped_at) VALUES {_rows(12, len(changed))}"
-        " ON CONFLICT (id) DO UPDATE SET order_id = EXCLUDED.order_id, status = EXCLUDED.status,"
-        " fired_at = EXCLUDED.fired_at, started_at = EXCLUDED.started_at, bumped_at = EXCLUDED.bumped_at"
-        " WHERE kitchen_tickets.venue_id = EXCLUDED.venue_id",
-        [value for ticket in changed for value in (
-            ticket.id, new.venue_id, new.id, ticket.station, ticket.course, ticket.kind, str(ticket.status),
-            Jsonb(list(ticket.lines)), ticket.created_at, ticket.fired_at, ticket.started_at, ticket.bumped_at)],
-    )
+    conn.execute(_UPSERT_TICKETS, (Jsonb([{
+        "id": ticket.id, "venue_id": new.venue_id, "order_id": new.id, "station": ticket.station,
+        "course": ticket.course, "kind": ticket.kind, "status": str(ticket.status), "lines": list(ticket.lines),
+        "created_at": _when(ticket.created_at), "fired_at": _when(ticket.fired_at),
+        "started_at": _when(ticket.started_at), "bumped_at": _when(ticket.bumped_at),
+    } for ticket in changed]),))
 
 
 def open_on_table_later(conn: Any, venue_id: str, table_id: str) -> Callable[[], list[str]]:
