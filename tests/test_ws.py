@@ -100,6 +100,10 @@ async def test_bad_frames_get_errors_and_nothing_is_written(server: str, db: Dat
         assert (await t.next_stray_reply())["error"]["code"] == "validation_error"
         await t.send_raw(json.dumps([1, 2]))
         assert (await t.next_stray_reply())["error"]["code"] == "validation_error"
+        # a lone surrogate is no text a database column could hold: refused as it arrives
+        await t.send_raw('{"type": "command", "id": "%s", "name": "venue.update", "args": {"address": "\\ud800"}}'
+                         % uuid.uuid4())
+        assert (await t.next_stray_reply())["error"]["message"] == "frame is not valid JSON"
         await t.send_raw(json.dumps({"type": "command", "id": "not-a-uuid", "name": "venue.get"}))
         assert (await t.next_stray_reply())["error"]["code"] == "validation_error"
         assert (await t.command("no.such.thing"))["error"]["code"] == "validation_error"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -12,7 +11,7 @@ from quart_schema import document_request, document_response, security_scheme
 from fynlo.auth.routes import bearer_principal
 from fynlo.errors import FynloError
 from fynlo.web.context import services
-from fynlo.wire import ErrorCode, WireError, parse_command, reply_error
+from fynlo.wire import ErrorCode, WireError, decode, parse_command, reply_error
 
 bp = Blueprint("commands", __name__)
 
@@ -50,7 +49,7 @@ async def command() -> tuple[dict[str, Any], int]:
     """Run one command; the same semantics as over the WebSocket."""
     raw = await request.get_data()
     try:
-        envelope = parse_command(json.loads(raw))
+        envelope = parse_command(decode(raw))
     except ValueError:
         reply = reply_error(None, ErrorCode.VALIDATION, "the body is not valid JSON")
         return reply, _status(reply)
