@@ -86,6 +86,7 @@ SIGN_IN_CONCURRENCY = 8
 SERVE = [sys.executable, "-m", "fynlo", "serve"]
 TABLES_PER_TERMINAL = 3
 BUSY_WARNING_PCT = 20.0
+SPEED_DRIFT_LIMIT = 0.25  # the machine may be this much slower or faster at one probe than another
 RAMP = "10,15,25,35,50,70,100,140,200,280,400"  # about ×1.4 a step: stops at the first failure
 RAMP_STEP_COMMANDS = 300  # a step lasts long enough for this many commands (p99 = the 3rd worst)…
 RAMP_STEP_MAX_S = 20.0  # …but no longer than this
@@ -216,6 +217,25 @@ async def busy_before(seconds: float = 2.0) -> float:
     await trio.sleep(seconds)
     busy2, total2 = machine_busy()
     return round(100 * (busy2 - busy) / max(1.0, total2 - total) * (os.cpu_count() or 1), 1)
+
+
+def machine_speed_ms() -> float:
+    """How long a fixed piece of pure Python takes now, in ms (the best of three): a VM's speed
+    can change by half within minutes, and a ratio of the scenario's p99 to a floor measured
+    on a faster or slower machine says little about the server."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        total = 0
+        for i in range(200_000):
+            total += i * i
+        best = min(best, time.perf_counter() - start)
+    return round(best * 1000, 2)
+
+
+def speed_drift(speeds: dict[str, float]) -> float:
+    """How much the slowest probe took longer than the fastest, as a fraction."""
+    return round(max(speeds.values()) / min(speeds.values()) - 1, 2)
 
 
 class CpuMeter:
@@ -378,6 +398,7 @@ async def run_bench(*, terminals: int = 50, duration: float = 60.0, rate: float 
                 idle_busy = await busy_before()
                 if idle_busy > BUSY_WARNING_PCT:
                     say(f"warning: the machine is already {idle_busy:g}% busy (of one CPU) before the load starts")
+                speeds = {"before": machine_speed_ms()}
                 # The simulator's own full collections would stall every terminal at once and
                 # count against the server: what setup built is frozen, as the server does.
                 gc.collect()
@@ -390,11 +411,13 @@ async def run_bench(*, terminals: int = 50, duration: float = 60.0, rate: float 
                             beside.start_soon(_floor_into, loaded, url, terminals, rate, duration, seed)
                         report = await fleet.drive(mix, duration=duration, rate=rate, seed=seed, progress=progress)
                 rss_scenario_kb = watch.peak_kb
+                speeds["after_scenario"] = machine_speed_ms()
                 # Every command's times, to join with a traced server's (bench/jointrace.py).
                 (out.parent / "commands.json").write_text(json.dumps(report.pop("answered")) + "\n")
                 say(f"floor: {terminals} tasks × {rate:g} INSERT+COMMIT/s for {floor_duration:g} s")
                 with CpuMeter(watch) as floor_cpu:
                     floor = await measure_floor(url, tasks=terminals, rate=rate, duration=floor_duration, seed=seed)
+                speeds["after_floor"] = machine_speed_ms()
                 capacity, steps = ((await capacity_ramp(fleet, mix, ramp, ramp_step, watch, seed, ramp_min_commands))
                                     if ramp else (None, []))
             rss_run_kb, rss_in_service_kb = watch.overall_kb, watch.peak_kb
@@ -410,6 +433,7 @@ async def run_bench(*, terminals: int = 50, duration: float = 60.0, rate: float 
             "date": started_at.isoformat(timespec="seconds"), "machine": _machine(), "postgres": pg,
             "rate_per_terminal": rate, "seed": seed, "elapsed_s": report["elapsed_s"],
             "ack_p99_over_floor_p99": _ratio(report["ack_ms"]["p99"], floor["p99"]),
+            "machine_speed_ms": speeds, "speed_drift": speed_drift(speeds),
             "ack_measured_from": "the scheduled tick (open loop; includes any wait for the order's previous command)",
             "ack_measured_to": "the reply reaching the terminal's host (the kernel's receive timestamp)",
             "ack_sent_ms": report["ack_sent_ms"], "ack_read_ms": report["ack_read_ms"],
@@ -460,6 +484,14 @@ def _machine() -> dict[str, Any]:
 # ---------------------------------------------------------------- the table
 
 
+def _speed_line(d: dict[str, Any]) -> str:
+    """The machine's speed probes, and a warning when they moved enough to void the ratio."""
+    probes = " / ".join(f"{v:g}" for v in d["machine_speed_ms"].values())
+    warning = (f": it moved by {d['speed_drift']:.0%}, so the ratio above compares two machines"
+               if d["speed_drift"] > SPEED_DRIFT_LIMIT else "")
+    return f"  machine speed         {probes} ms for a fixed loop before the scenario, after it, after the floor{warning}"
+
+
 def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
@@ -489,6 +521,7 @@ def table(result: dict[str, Any]) -> str:
         f"  commands {result['commands']} ({', '.join(f'{k} {v}' for k, v in sorted(d['ok_by_name'].items()))})",
         f"  ack p99 / floor p99   {_fmt(d['ack_p99_over_floor_p99'])}×   (goal ≤ {GOALS['ack_p99_over_floor_p99']:g}×)  "
         f"{verdict('ack_p99_over_floor_p99')}",
+        _speed_line(d),
         f"  fan-out p99           {_fmt(result['fanout_ms']['p99'])} ms to all {result['terminals']} terminals  "
         f"(goal ≤ {GOALS['fanout_p99_ms']:g} ms)  {verdict('fanout_p99_ms')}",
         f"  errors                {result['errors']} ({codes}); anomalies {len(d['anomalies'])}, "

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import trio
 
-from sim.bench import run_bench
+from sim.bench import SPEED_DRIFT_LIMIT, run_bench, table
 from sim.dinner import DinnerMix, Menu, bill_marker, order_marker
 
 GROUPS = [
@@ -100,3 +100,7 @@ async def test_bench_end_to_end_small(tmp_path: Path) -> None:
     assert d["floor"]["samples"] > 0 and d["capacity_steps"][0]["rate_cps"] == 20
     loaded = d["floor_under_load"]
     assert loaded["samples"] > 0 and 0 < loaded["p50"] <= loaded["p99"] and loaded["pool_size"] == d["floor"]["pool_size"]
+    speeds = d["machine_speed_ms"]
+    assert list(speeds) == ["before", "after_scenario", "after_floor"] and all(v > 0 for v in speeds.values())
+    assert d["speed_drift"] == round(max(speeds.values()) / min(speeds.values()) - 1, 2)
+    assert ("the ratio above compares two machines" in table(r)) == (d["speed_drift"] > SPEED_DRIFT_LIMIT)
