@@ -7,12 +7,13 @@ formatter only copies the fields named in `_CONTEXT` plus whatever `extra=` a ca
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import sys
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, Iterator
+
+from fynlo.wire import encode
 
 _command: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("fynlo_command", default=None)
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
@@ -43,7 +44,7 @@ class JsonFormatter(logging.Formatter):
                 out[key] = value
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)
+        return encode(out)
 
 
 def configure(level: str = "INFO") -> None:
