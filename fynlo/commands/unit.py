@@ -80,10 +80,14 @@ _FENCE = (
     "           FOR NO KEY UPDATE OF v FOR SHARE OF l) f"
 )
 IDEMPOTENCY_KEY = "idempotency_pkey"
-# The events are rows of a VALUES list rather than arrays: a jsonb[] parameter is escaped
-# character by character in Python, which cost more than the round trips this file saves.
+_RECORD = ("INSERT INTO idempotency (venue_id, command_id, name, args_hash, reply)"
+           " VALUES (%(venue)s, %(command)s, %(command_name)s, %(args_hash)s, %(reply)s)")
+# A command's events and its reply's record are one statement ({record}: the record as a CTE,
+# or nothing), since each statement costs the driver more than its rows. The events are rows
+# of a VALUES list rather than arrays: a jsonb[] parameter is escaped character by character in
+# Python, which cost more than the round trips this file saves.
 _EVENTS = (
-    "WITH s AS (UPDATE venues SET last_seq = last_seq + %(n)s WHERE id = %(venue)s RETURNING last_seq)"
+    "WITH s AS (UPDATE venues SET last_seq = last_seq + %(n)s WHERE id = %(venue)s RETURNING last_seq){record}"
     " INSERT INTO events (venue_id, seq, name, data, by_staff, command_id)"
     " SELECT %(venue)s, s.last_seq - %(n)s + e.i, e.name, e.data, %(by)s, %(command)s"
     "   FROM s, (VALUES {rows}) AS e(i, name, data)"
@@ -299,33 +303,31 @@ class Tx:
         """Write the events and, for a reply, its idempotency record, without waiting for
         either: the events' seqs are read once the transaction has committed (`events`), and a
         second record of the same command id fails the transaction (another one raced it)."""
-        written = self._write_events()
+        params: dict[str, Any] = {"venue": self.venue_id, "command": self.command.id}
         if reply is not None:
             self.conn.translate("23505", lambda exc: _Raced() if exc.diag.constraint_name == IDEMPOTENCY_KEY else None)
-            self.conn.execute(
-                "INSERT INTO idempotency (venue_id, command_id, name, args_hash, reply) VALUES (%s, %s, %s, %s, %s)",
-                (self.venue_id, self.command.id, self.command.name, args_hash(self.command), Jsonb(reply)),
-            )
-        if written is not None:
-            emitted, by = list(self._emitted), self.principal.staff_id
-
-            def read_seqs() -> None:
-                rows = sorted(written.fetchall(), key=lambda r: r["seq"])
-                self.events.extend(StoredEvent(self.venue_id, r["seq"], name, by, r["at"], data)
-                                   for r, (name, data) in zip(rows, emitted, strict=True))
-
-            self.conn.after_commit(read_seqs)
-
-    def _write_events(self) -> Any:
+            params.update(command_name=self.command.name, args_hash=args_hash(self.command), reply=Jsonb(reply))
         if not self._emitted:
-            return None
+            if reply is not None:
+                self.conn.execute(_RECORD, params)
+            return
+        written = self._write_events(params, record=reply is not None)
+        emitted, by = list(self._emitted), self.principal.staff_id
+
+        def read_seqs() -> None:
+            rows = sorted(written.fetchall(), key=lambda r: r["seq"])
+            self.events.extend(StoredEvent(self.venue_id, r["seq"], name, by, r["at"], data)
+                               for r, (name, data) in zip(rows, emitted, strict=True))
+
+        self.conn.after_commit(read_seqs)
+
+    def _write_events(self, params: dict[str, Any], *, record: bool) -> Any:
         n = len(self._emitted)
         rows = ", ".join(f"({i}, %(name{i})s, %(data{i})s::jsonb)" for i in range(1, n + 1))
-        params: dict[str, Any] = {"n": n, "venue": self.venue_id, "by": self.principal.staff_id,
-                                  "command": self.command.id}
+        params.update(n=n, by=self.principal.staff_id)
         for i, (name, data) in enumerate(self._emitted, 1):
             params[f"name{i}"], params[f"data{i}"] = name, Jsonb(data)
-        return self.conn.execute(_EVENTS.format(rows=rows), params)
+        return self.conn.execute(_EVENTS.format(rows=rows, record=f", r AS ({_RECORD})" if record else ""), params)
 
 
 @dataclass(frozen=True)
