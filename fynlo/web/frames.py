@@ -146,7 +146,7 @@ class FrameWriter:
             tcp.send_lock.acquire_nowait()
         except trio.WouldBlock:
             return False
-        return self._begin(tcp, _shared_frame(frames[0]) if len(frames) == 1 else b"".join(map(_shared_frame, frames)))
+        return self._begin(tcp, b"".join(map(_shared_frame, frames)))  # one frame: its shared bytes, not a copy
 
     async def send(self, frames: Sequence[str]) -> None:
         if self._owed is not None:

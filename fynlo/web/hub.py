@@ -89,11 +89,11 @@ class Hub:
         """Hand the events of a bus message to every socket of the venue, a few at a time.
 
         An idle socket is written at once, all the message's events in one write
-        (`Outbox.offer_run`); a busy one's writer wakes when its outbox gets them. Handed out all at once, fifty sockets would fill one round of
-        Trio's scheduler, and whatever wakes after them (a command on its way to its reply)
-        would wait for all fifty writes. Handed out a few per round, the writes interleave
-        with the rest of the server's work. Nothing waits on a socket here, so a slow one
-        holds up no other.
+        (`Outbox.offer_run`); a busy one's writer wakes when its outbox gets them. Handed out
+        all at once, fifty sockets would fill one round of Trio's scheduler, and whatever wakes
+        after them (a command on its way to its reply) would wait for all fifty writes. Handed
+        out a few per round, the writes interleave with the rest of the server's work. Nothing
+        waits on a socket here, so a slow one holds up no other.
         """
         records = read_payload(message)
         for n, outbox in enumerate(list(feed.outboxes), 1):
