@@ -6,7 +6,8 @@ Starts `fynlo serve` on a fresh database (the demo venue), as `make bench` does,
 one terminal plus `--listeners` more. The first sends, one after another, `--orders` takeaway
 orders of `order.open`, nine `order.add_item` with valid modifier choices and `order.send`;
 the others only receive the events. Prints the server process's CPU (user + system, from
-/proc) per command and each command's latency. With 0 listeners it is the command path
+/proc) per command, PostgreSQL's (every process named `postgres` on this machine, so run it on
+an otherwise idle one), and each command's latency. With 0 listeners it is the command path
 alone; with 49, each command's fan-out to the rest of a dinner rush's terminals as well. The
 listeners run in this process, so the latencies include its own work: the CPU is the figure.
 """
@@ -14,6 +15,7 @@ listeners run in this process, so the latencies include its own work: the CPU is
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -45,6 +47,21 @@ def _order(items: list[Any], rng: random.Random) -> list[tuple[str, dict[str, An
                                          "quantity": 1, "modifier_option_ids": item.choices(rng)}))
     steps.append(("order.send", {"order_id": order_id}))
     return steps
+
+
+def postgres_cpu_s() -> float:
+    """The CPU time (user + system) of every running process named `postgres`."""
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                name, rest = stat.read().split(" (", 1)[1].rsplit(")", 1)
+        except OSError:
+            continue
+        if name == "postgres":
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 async def _listen(base: str, session: Session) -> None:
@@ -81,11 +98,12 @@ async def measure(listeners: int, orders: int, command: list[str] | None = None)
                     await run(WARM_UP_ORDERS)
                     latency.clear()
                     watch = ProcessWatch(pid)
-                    cpu = watch.cpu_s()
+                    cpu, pg_cpu = watch.cpu_s(), postgres_cpu_s()
                     commands = await run(orders)
-                    cpu = watch.cpu_s() - cpu
+                    cpu, pg_cpu = watch.cpu_s() - cpu, postgres_cpu_s() - pg_cpu
                 nursery.cancel_scope.cancel()
-    print(f"{listeners} listeners, {commands} commands: server CPU {1000 * cpu / commands:.2f} ms per command")
+    print(f"{listeners} listeners, {commands} commands: server CPU {1000 * cpu / commands:.2f} ms per command,"
+          f" PostgreSQL {1000 * pg_cpu / commands:.2f} ms")
     for name, values in latency.items():
         values.sort()
         print(f"  {name:16} p50 {values[len(values) // 2]:6.2f} ms  p90 {values[int(len(values) * 0.9)]:6.2f} ms")

@@ -11,6 +11,25 @@ async def test_migrations_applied(db: Database) -> None:
     assert await db.run(pending_migrations) == []
 
 
+async def test_large_documents_are_stored_with_lz4_where_postgresql_has_it(db: Database) -> None:
+    def work(conn: Connection) -> tuple[bool, dict[str, str]]:
+        has_lz4 = conn.execute(
+            "SELECT 'lz4' = ANY (enumvals) AS lz4 FROM pg_settings WHERE name = 'default_toast_compression'"
+        ).fetchone()["lz4"]
+        rows = conn.execute(
+            "SELECT c.relname || '.' || a.attname AS col, a.attcompression AS how FROM pg_attribute a"
+            " JOIN pg_class c ON c.oid = a.attrelid"
+            " WHERE (c.relname, a.attname) IN (('events', 'data'), ('idempotency', 'reply'),"
+            " ('kitchen_tickets', 'lines'), ('print_jobs', 'document'), ('z_reports', 'data'))"
+        ).fetchall()
+        return has_lz4, {r["col"]: r["how"] for r in rows}
+
+    has_lz4, columns = await db.run(work)
+    assert len(columns) == 5
+    # 'l' is lz4; '' is the server's default (pglz), kept where PostgreSQL was built without lz4.
+    assert set(columns.values()) == ({"l"} if has_lz4 else {""})
+
+
 async def test_failed_work_rolls_back(db: Database) -> None:
     import uuid
 
