@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from typing import AsyncIterator, Callable
 
@@ -278,3 +280,35 @@ async def test_events_reach_a_receiver_that_verifies_them(fake: StripeFake, gate
         assert [await fake.deliver(held[0]) for _ in range(2)] == [200, 200]
         assert await fake.deliver(held[0], raw=json.dumps(held[0]).encode()) == 400
         assert await fake.deliver(held[0], signature="t=1,v1=00") == 400
+
+
+# --- Start-up ----------------------------------------------------------------------------------
+
+_FIRST_USE = """
+import sys
+from fynlo.payments.stripe_gateway import Intent, StripeGateway
+import stripe
+gateway = StripeGateway("sk_test_x", webhook_secret="whsec_x", api_base="http://127.0.0.1:9")
+if sys.argv[1] == "warm":
+    gateway.warm_up()
+before = set(sys.modules)
+gateway._client.v1.payment_intents, gateway._client.v1.refunds
+Intent.from_stripe(stripe.convert_to_stripe_object({
+    "object": "payment_intent", "id": "pi_1", "status": "succeeded", "amount": 1250, "currency": "gbp",
+    "created": 1, "metadata": {}}))
+stripe.convert_to_stripe_object({"object": "refund", "id": "re_1", "status": "succeeded"})
+print(" ".join(sorted(m for m in set(sys.modules) - before if m.startswith("stripe"))))
+"""
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_warm_up_loads_what_the_first_payment_would(warm: bool) -> None:
+    """A fresh interpreter: without `warm_up` the first intent loads stripe-python's modules on
+    the event loop; after it, nothing is left to load."""
+    done = subprocess.run([sys.executable, "-c", _FIRST_USE, "warm" if warm else "cold"],
+                          capture_output=True, text=True, timeout=60, check=True)
+    loaded = done.stdout.split()
+    if warm:
+        assert loaded == []
+    else:
+        assert "stripe._payment_intent" in loaded

@@ -53,6 +53,7 @@ async def open_providers(settings: Settings) -> AsyncIterator[Providers]:
         providers.stripe_gateway = StripeGateway(
             settings.stripe_secret_key, webhook_secret=settings.stripe_webhook_secret,
             api_base=settings.stripe_api_base, timeout_s=settings.provider_timeout_s)
+        providers.stripe_gateway.warm_up()
     if settings.bank_api_base:
         providers.bank_provider = HttpBank(settings.bank_api_base, api_key=settings.bank_api_key,
                                            webhook_secret=settings.bank_webhook_secret,

@@ -89,6 +89,15 @@ class StripeGateway:
             http_client=self._http, max_network_retries=0,
         )
 
+    def warm_up(self) -> None:
+        """Load now what stripe-python loads on first use (the PaymentIntent and Refund classes
+        and services, its object table), so that the day's first card payment does not stall
+        the event loop for it: about 15 ms of imports on the development machine."""
+        v1 = self._client.v1
+        v1.payment_intents, v1.refunds, v1.terminal.connection_tokens  # noqa: B018 (loaded on access)
+        stripe.convert_to_stripe_object({"object": "payment_intent", "id": "pi_warm_up"})
+        stripe.convert_to_stripe_object({"object": "refund", "id": "re_warm_up"})
+
     async def create_intent(self, *, key: str, amount: int, currency: str, present: bool, manual_capture: bool,
                             metadata: dict[str, str], description: str = "") -> Intent:
         """A PaymentIntent for `amount` minor units. `present`: a card at the counter through
