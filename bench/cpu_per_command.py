@@ -29,8 +29,8 @@ import trio
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sim.bench import (DEFAULT_ADMIN_URL, ProcessWatch, _free_port, fresh_database, seed_database,  # noqa: E402
-                       server_env, server_process, set_up_venue)
+from sim.bench import (DEFAULT_ADMIN_URL, ProcessWatch, _free_port, fresh_database, process_cpu_s,  # noqa: E402
+                       seed_database, server_env, server_process, set_up_venue)
 from sim.client import TerminalClient  # noqa: E402
 from sim.dinner import Menu  # noqa: E402
 from sim.terminals import Session  # noqa: E402
@@ -51,17 +51,15 @@ def _order(items: list[Any], rng: random.Random) -> list[tuple[str, dict[str, An
 
 def postgres_cpu_s() -> float:
     """The CPU time (user + system) of every running process named `postgres`."""
-    total = 0
+    total = 0.0
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            with open(f"/proc/{pid}/stat") as stat:
-                name, rest = stat.read().split(" (", 1)[1].rsplit(")", 1)
-        except OSError:
+            with open(f"/proc/{pid}/comm") as comm:
+                if comm.read().strip() == "postgres":
+                    total += process_cpu_s(pid)
+        except OSError:  # it ended meanwhile
             continue
-        if name == "postgres":
-            fields = rest.split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 async def _listen(base: str, session: Session) -> None:

@@ -172,6 +172,13 @@ async def server_process(env: dict[str, str], log_path: Path,
 # ---------------------------------------------------------------- watching the server process
 
 
+def process_cpu_s(pid: int | str) -> float:
+    """A process's CPU time so far (user + system), from /proc. Raises OSError once it is gone."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 class ProcessWatch:
     """Samples a process's resident memory (VmRSS) and CPU time from /proc every `interval`."""
 
@@ -188,9 +195,7 @@ class ProcessWatch:
         return 0
 
     def cpu_s(self) -> float:
-        with open(f"/proc/{self.pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        return process_cpu_s(self.pid)
 
     def reset(self) -> None:
         self.peak_kb = self.rss_kb()
