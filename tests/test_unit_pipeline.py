@@ -19,9 +19,11 @@ from fynlo.commands.unit import CLOCK_FRESH_S, Outcome, Replayed, Tx, VenueCache
 from fynlo.db import Database
 from fynlo.commands.calls import OutsideCall
 from fynlo.errors import Conflict, Unavailable
+from fynlo.floor.commands import FLOOR
 from fynlo.orders import repo
 from fynlo.runtime import lease
 from fynlo.runtime.entity import StaleState
+from fynlo.venues.commands import find_venue
 from fynlo.web.outbox import Outbox, SlowConsumer
 from fynlo.wire import Command
 from sim.turns import TurnProxy, through
@@ -35,14 +37,14 @@ def _principal(kit: VenueKit) -> Principal:
     return Principal(kit.people["staff"].staff_id, kit.venue_id, Role.STAFF, None, None, time.time() + 600)
 
 
-async def _unit(db: Database, kit: VenueKit, name: str, body: Callable[[Tx], Any], *, cache: VenueCache | None = None,
+async def _unit(db: Database, kit: VenueKit, name: str, body: Callable[[Tx], Any], /, *, cache: VenueCache | None = None,
                 command_id: str | None = None, **args: Any) -> Outcome:
     command = Command(command_id or str(uuid.uuid4()), name, args)
     return await db.run(lambda conn: run_unit(Tx(conn, kit.venue_id, _principal(kit), command, OWNER,
                                                  make_settings(), cache=cache), body), pipeline=True)
 
 
-async def _command(db: Database, kit: VenueKit, state: Any, name: str, *, cache: VenueCache | None = None,
+async def _command(db: Database, kit: VenueKit, state: Any, name: str, /, *, cache: VenueCache | None = None,
                    **args: Any) -> tuple[Outcome, Any]:
     """Run a real write command's handler in its unit, as its actor would."""
     spec = COMMANDS[name]
@@ -219,6 +221,32 @@ async def test_a_venue_changed_since_the_cached_read_runs_the_command_again_and_
     assert tries == [(True, menu_version - 1), (False, menu_version)]  # went ahead on the old menu, then read it
     assert [e.name for e in outcome.events] == ["test.menu_read"]
     assert cache.snapshot is not None and cache.snapshot["menu_version"] == menu_version
+
+
+@pytest.mark.parametrize("command", ["floor.upsert_area", "venue.update"])
+async def test_a_command_that_changes_the_venue_makes_the_next_one_read_it_rather_than_run_twice(
+        db: Database, claimed: VenueKit, command: str) -> None:
+    cache = await _warm(db, claimed)
+    if command == "floor.upsert_area":
+        state = await db.run(lambda c: FLOOR.load(c, claimed.venue_id, claimed.venue_id))
+        args: dict[str, Any] = {"id": new_id(), "name": "Roof garden", "position": 9}
+    else:
+        state = await db.run(lambda c: find_venue(c, claimed.venue_id))
+        args = {"name": "The Renamed Arms"}
+    outcome, _ = await _command(db, claimed, state, command, cache=cache, **args)
+    assert outcome.reply["ok"] and cache.snapshot is None
+    tries: list[tuple[bool, int, int]] = []
+
+    def body(tx: Tx) -> Any:
+        tries.append((tx.ahead, tx.conn.memo["floor_version"], tx.conn.memo["version"]))
+        tx.emit("test.after_change", {})
+        return {}
+
+    await _unit(db, claimed, "test.after_change", body, cache=cache)
+    now = await db.run(lambda c: c.execute("SELECT floor_version, version FROM venues WHERE id = %s",
+                                           (claimed.venue_id,)).fetchone())
+    assert tries == [(False, now["floor_version"], now["version"])]  # read first, once, and up to date
+    assert cache.snapshot is not None and cache.snapshot["floor_version"] == now["floor_version"]
 
 
 async def test_a_command_gone_ahead_that_writes_nothing_is_checked_against_the_venue_too(

@@ -139,6 +139,10 @@ class VenueCache:
                 self._clock = (row["now"], asked_at)
             self._last = max(self._last or row["now"], row["now"])
 
+    def forget(self) -> None:
+        """Drop the venue's row and versions (a command changed them): the next command reads them."""
+        self.snapshot = None
+
     def now(self) -> datetime | None:
         """PostgreSQL's time now: the last read, plus this process's monotonic time since,
         and later than any handed out before; None if that read is too old to carry forward."""
@@ -260,6 +264,14 @@ class Tx:
             self.conn.after_commit(stored)  # answered by now (no wait): fresh for the venue's next command
         self.conn.before_write = self.begin
         return stored
+
+    def venue_changed(self) -> None:
+        """Say that this command changes the venue's settings or the version of its menu or
+        floor plan. Once it commits, the cache forgets the venue's row: the venue's next
+        command reads it first, rather than going ahead with versions its fence would refuse
+        and running a second time."""
+        if self.cache is not None:
+            self.conn.after_commit(self.cache.forget)
 
     def _now_ahead(self, stored: Callable[[], dict[str, Any] | None]) -> None:
         """The transaction's time for a command gone ahead: carried forward (`VenueCache.now`)

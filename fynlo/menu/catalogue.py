@@ -73,6 +73,7 @@ class Catalogue:
         Call it once per command, after the rows are written (and after `hold_venue`).
         """
         version = bump(tx.conn, tx.venue_id, self.version_column)
+        tx.venue_changed()
         delta: dict[str, Any] = {"version": version}
         for key, kind in self.kinds.items():
             ids = list(changed.get(key, ()))

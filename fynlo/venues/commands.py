@@ -133,6 +133,7 @@ def venue_update(tx: Tx, venue: Venue | None, args: VenueUpdateArgs) -> tuple[di
         raise invalid("invalid venue settings", exc) from None
     updated = Venue(venue.id, merged, venue.version + 1)
     save_settings(tx.conn, venue.id, merged, updated.version)
+    tx.venue_changed()
     view = updated.view()
     tx.emit("venue.updated", view)
     return view, updated
