@@ -67,6 +67,7 @@ from psycopg import sql
 
 from sim.dinner import TAKEAWAY_SHARE, DinnerMix
 from sim.child import stop
+from sim.disk import DiskProbe
 from sim.errors import SimError
 from sim.floor import default_pool_size, measure_floor
 from sim.http import command, login, pin_login, register_terminal
@@ -87,6 +88,7 @@ SERVE = [sys.executable, "-m", "fynlo", "serve"]
 TABLES_PER_TERMINAL = 3
 BUSY_WARNING_PCT = 20.0
 SPEED_DRIFT_LIMIT = 0.25  # the machine may be this much slower or faster at one probe than another
+DISK_STALL_MS = 50.0  # a 4 kB write and fdatasync this slow is the disk stalling, not our load
 RAMP = "10,15,25,35,50,70,100,140,200,280,400"  # about ×1.4 a step: stops at the first failure
 RAMP_STEP_COMMANDS = 300  # a step lasts long enough for this many commands (p99 = the 3rd worst)…
 RAMP_STEP_MAX_S = 20.0  # …but no longer than this
@@ -381,7 +383,8 @@ async def run_bench(*, terminals: int = 50, duration: float = 60.0, rate: float 
     floor_duration = min(duration, FLOOR_S) if floor_duration is None else floor_duration
     started_at = datetime.now(timezone.utc)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with fresh_database(admin_url) as url, tempfile.TemporaryDirectory(prefix="fynlo-bench-") as var_dir:
+    with (fresh_database(admin_url) as url, tempfile.TemporaryDirectory(prefix="fynlo-bench-") as var_dir,
+          DiskProbe(out.parent) as disk):
         port = _free_port()
         env = server_env(url, port, Path(var_dir))
         say(f"database {psycopg.conninfo.conninfo_to_dict(url)['dbname']}: migrating and seeding the demo venue")
@@ -411,17 +414,21 @@ async def run_bench(*, terminals: int = 50, duration: float = 60.0, rate: float 
                 watch.reset()
                 loaded: dict[str, Any] = {}
                 with CpuMeter(watch) as scenario_cpu:
+                    scenario_at = time.perf_counter()
                     async with trio.open_nursery() as beside:
                         if floor_under_load:
                             beside.start_soon(_floor_into, loaded, url, terminals, rate, duration, seed)
                         report = await fleet.drive(mix, duration=duration, rate=rate, seed=seed, progress=progress)
                 rss_scenario_kb = watch.peak_kb
+                disk_ms = {"scenario": disk.slowest_ms(scenario_at, time.perf_counter())}
                 speeds["after_scenario"] = machine_speed_ms()
                 # Every command's times, to join with a traced server's (bench/jointrace.py).
                 (out.parent / "commands.json").write_text(json.dumps(report.pop("answered")) + "\n")
                 say(f"floor: {terminals} tasks × {rate:g} INSERT+COMMIT/s for {floor_duration:g} s")
                 with CpuMeter(watch) as floor_cpu:
+                    floor_at = time.perf_counter()
                     floor = await measure_floor(url, tasks=terminals, rate=rate, duration=floor_duration, seed=seed)
+                    disk_ms["floor"] = disk.slowest_ms(floor_at, time.perf_counter())
                 speeds["after_floor"] = machine_speed_ms()
                 capacity, steps = ((await capacity_ramp(fleet, mix, ramp, ramp_step, watch, seed, ramp_min_commands))
                                     if ramp else (None, []))
@@ -439,6 +446,7 @@ async def run_bench(*, terminals: int = 50, duration: float = 60.0, rate: float 
             "rate_per_terminal": rate, "seed": seed, "elapsed_s": report["elapsed_s"],
             "ack_p99_over_floor_p99": _ratio(report["ack_ms"]["p99"], floor["p99"]),
             "machine_speed_ms": speeds, "speed_drift": speed_drift(speeds),
+            "disk_fdatasync_max_ms": disk_ms,
             "ack_measured_from": "the scheduled tick (open loop; includes any wait for the order's previous command)",
             "ack_measured_to": "the reply reaching the terminal's host (the kernel's receive timestamp)",
             "ack_sent_ms": report["ack_sent_ms"], "ack_read_ms": report["ack_read_ms"],
@@ -497,6 +505,16 @@ def _speed_line(d: dict[str, Any]) -> str:
     return f"  machine speed         {probes} ms for a fixed loop before the scenario, after it, after the floor{warning}"
 
 
+def _disk_line(d: dict[str, Any]) -> str:
+    """The slowest of the disk probe's fdatasyncs (sim/disk.py), and a warning when the disk stalled."""
+    slowest = d["disk_fdatasync_max_ms"]
+    stalled = [phase for phase, ms in slowest.items() if ms is not None and ms > DISK_STALL_MS]
+    warning = (f": the disk stalled in the {' and the '.join(stalled)}, and every commit then waited for it"
+               if stalled else "")
+    return (f"  disk                  {_fmt(slowest['scenario'])} / {_fmt(slowest['floor'])} ms for the slowest 4 kB "
+            f"fdatasync beside the scenario, the floor{warning}")
+
+
 def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
@@ -527,6 +545,7 @@ def table(result: dict[str, Any]) -> str:
         f"  ack p99 / floor p99   {_fmt(d['ack_p99_over_floor_p99'])}×   (goal ≤ {GOALS['ack_p99_over_floor_p99']:g}×)  "
         f"{verdict('ack_p99_over_floor_p99')}",
         _speed_line(d),
+        _disk_line(d),
         f"  fan-out p99           {_fmt(result['fanout_ms']['p99'])} ms to all {result['terminals']} terminals  "
         f"(goal ≤ {GOALS['fanout_p99_ms']:g} ms)  {verdict('fanout_p99_ms')}",
         f"  errors                {result['errors']} ({codes}); anomalies {len(d['anomalies'])}, "

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import trio
 
-from sim.bench import SPEED_DRIFT_LIMIT, run_bench, table
+from sim.bench import DISK_STALL_MS, SPEED_DRIFT_LIMIT, run_bench, table
 from sim.dinner import DinnerMix, Menu, bill_marker, order_marker
+from sim.disk import DiskProbe
 
 GROUPS = [
     {"id": "g-cook", "name": "Cooking", "min_choices": 1, "max_choices": 1,
@@ -104,3 +105,19 @@ async def test_bench_end_to_end_small(tmp_path: Path) -> None:
     assert list(speeds) == ["before", "after_scenario", "after_floor"] and all(v > 0 for v in speeds.values())
     assert d["speed_drift"] == round(max(speeds.values()) / min(speeds.values()) - 1, 2)
     assert ("the ratio above compares two machines" in table(r)) == (d["speed_drift"] > SPEED_DRIFT_LIMIT)
+    disk = d["disk_fdatasync_max_ms"]
+    assert list(disk) == ["scenario", "floor"] and all(0 < ms < 10_000 for ms in disk.values())
+    assert ("the disk stalled" in table(r)) == (max(disk.values()) > DISK_STALL_MS)
+
+
+def test_the_disk_probe_times_its_fdatasyncs_by_window(tmp_path: Path) -> None:
+    import time
+
+    before = time.perf_counter()
+    with DiskProbe(tmp_path, interval=0.01) as probe:
+        time.sleep(0.3)
+        during = time.perf_counter()
+        slowest = probe.slowest_ms(before, during)
+        assert slowest is not None and 0 < slowest < 10_000
+        assert probe.slowest_ms(before - 10, before - 5) is None  # before it started: nothing
+    assert list(tmp_path.iterdir()) == []  # its file is gone
