@@ -491,7 +491,8 @@ def _machine() -> dict[str, Any]:
             model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
     except OSError:
         pass
-    return {"cpus": os.cpu_count(), "cpu": model, "python": platform.python_version(), "pool_size": default_pool_size()}
+    return {"cpus": os.cpu_count(), "cpu": model, "python": platform.python_version(), "python_executable": os.path.realpath(sys.executable),
+            "pool_size": default_pool_size()}
 
 
 # ---------------------------------------------------------------- the table
@@ -535,7 +536,8 @@ def table(result: dict[str, Any]) -> str:
             rows.append((label, *(_fmt(figures.get(k)) for k in ("p50", "p95", "p99", "max"))))
     width = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = [f"dinner_rush — {result['terminals']} terminals × {d['rate_per_terminal']:g}/s for "
-             f"{result['duration_s']:g} s, {d['date']}, {d['machine']['cpus']} CPUs"]
+             f"{result['duration_s']:g} s, {d['date']}, {d['machine']['cpus']} CPUs, "
+             f"Python {d['machine']['python']} ({d['machine']['python_executable']})"]
     lines += ["  " + "  ".join(cell.rjust(width[i]) if i else cell.ljust(width[i]) for i, cell in enumerate(r))
               for r in rows]
     codes = ", ".join(f"{k} {v}" for k, v in sorted(d["errors_by_code"].items())) or "none"
