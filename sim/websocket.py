@@ -21,6 +21,7 @@ that frame's first byte: the handshake hands wsproto the response's headers only
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import struct
@@ -49,9 +50,12 @@ _CLOSE_WAIT_S = 1.0
 _TEXT_WHOLE = 0x81  # FIN, no RSV bits, opcode 1 (text)
 
 
-def _timestamped(stream: trio.abc.Stream) -> trio.socket.SocketType | None:
-    """The stream's socket, set to have its reads stamped by the kernel; None over TLS or
-    where the kernel cannot (`receive` then uses the moment of the read)."""
+def _timestamped(stream: trio.abc.Stream) -> socket.socket | None:
+    """A second descriptor of the stream's socket, set to have its reads stamped by the
+    kernel; None over TLS or where the kernel cannot (`receive` then uses the moment of the
+    read). Reads wait for the socket first and then call `recvmsg` once: Trio's own
+    `recvmsg` tries first, and a reader that has emptied its socket would pay a failed call
+    and its exception for every frame."""
     sock = getattr(stream, "socket", None)
     if sock is None or _SO_TIMESTAMPNS is None:
         return None
@@ -59,7 +63,7 @@ def _timestamped(stream: trio.abc.Stream) -> trio.socket.SocketType | None:
         sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
     except OSError:
         return None
-    return sock
+    return socket.socket(fileno=os.dup(sock.fileno()))  # non-blocking, as the file it shares is
 
 
 def _plain_frames(buffer: bytearray, into: deque[str]) -> tuple[int, bool]:
@@ -115,7 +119,7 @@ class ClientSocket:
     def __init__(self, stream: trio.abc.Stream, ws: WSConnection) -> None:
         self._stream = stream
         self._ws = ws
-        self._timed = _timestamped(stream)  # the raw socket, when the kernel stamps its reads
+        self._timed = _timestamped(stream)  # the socket read directly, when the kernel stamps its reads
         self._arrived = 0.0                 # when the last read's data reached this host
         self._send_lock = trio.Lock()
         self._ready: deque[str] = deque()  # whole messages read but not yet taken
@@ -147,6 +151,7 @@ class ClientSocket:
                 try:
                     await sock._upgrade(f"{host}:{port}", target)
                 except BaseException:
+                    sock._close_reader()
                     await trio.aclose_forcefully(stream)
                     raise
         except (OSError, trio.BrokenResourceError, trio.TooSlowError) as exc:
@@ -187,9 +192,14 @@ class ClientSocket:
             data = await self._stream.receive_some(_READ)
             self._arrived = time.perf_counter()
             return bytes(data)
-        data, ancillary, _, _ = await self._timed.recvmsg(_READ, _ANCILLARY)
-        self._arrived = _arrival(ancillary)
-        return data
+        while True:
+            await trio.lowlevel.wait_readable(self._timed)
+            try:
+                data, ancillary, _, _ = self._timed.recvmsg(_READ, _ANCILLARY)
+            except BlockingIOError:
+                continue
+            self._arrived = _arrival(ancillary)
+            return data
 
     async def _read_or_fail(self) -> bytes:
         data = await self._read()
@@ -280,4 +290,13 @@ class ClientSocket:
                 except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                     pass
                 self._closed = TerminalClosed(code, "closed by the client")
+            self._close_reader()
             await self._stream.aclose()
+
+    def _close_reader(self) -> None:
+        """Close the second descriptor, waking a read waiting on it: until then it holds the
+        connection open, whatever happens to the stream."""
+        if self._timed is not None:
+            trio.lowlevel.notify_closing(self._timed)
+            self._timed.close()
+            self._timed = None
