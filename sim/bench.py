@@ -491,8 +491,8 @@ def _machine() -> dict[str, Any]:
             model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
     except OSError:
         pass
-    return {"cpus": os.cpu_count(), "cpu": model, "python": platform.python_version(), "python_executable": os.path.realpath(sys.executable),
-            "pool_size": default_pool_size()}
+    return {"cpus": os.cpu_count(), "cpu": model, "python": platform.python_version(),
+            "python_executable": os.path.realpath(sys.executable), "pool_size": default_pool_size()}
 
 
 # ---------------------------------------------------------------- the table

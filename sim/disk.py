@@ -30,6 +30,7 @@ class DiskProbe:
         self.directory = directory
         self.interval = interval
         self._samples: list[tuple[float, float]] = []  # (perf_counter at the write, seconds it took)
+        self._failed_at: float | None = None  # when a write or fdatasync failed; the probe stopped then
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._fd = -1
@@ -55,12 +56,19 @@ class DiskProbe:
         block = os.urandom(BLOCK)
         while not self._stop.wait(self.interval):
             started = time.perf_counter()
-            os.pwrite(self._fd, block, 0)
-            os.fdatasync(self._fd)
+            try:
+                os.pwrite(self._fd, block, 0)
+                os.fdatasync(self._fd)
+            except OSError:
+                self._failed_at = started
+                return
             self._samples.append((started, time.perf_counter() - started))
 
     def slowest_ms(self, start: float, end: float) -> float | None:
         """The longest write and fdatasync that overlapped [start, end) (`time.perf_counter()`
-        seconds), in ms; None if none did."""
+        seconds), in ms; None if none did, or if the probe failed before `end` (a window it did
+        not watch to its end is not known to be free of stalls)."""
+        if self._failed_at is not None and self._failed_at < end:
+            return None
         durations = [took for at, took in list(self._samples) if at < end and at + took > start]
         return round(max(durations) * 1000, 1) if durations else None

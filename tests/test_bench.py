@@ -121,3 +121,23 @@ def test_the_disk_probe_times_its_fdatasyncs_by_window(tmp_path: Path) -> None:
         assert slowest is not None and 0 < slowest < 10_000
         assert probe.slowest_ms(before - 10, before - 5) is None  # before it started: nothing
     assert list(tmp_path.iterdir()) == []  # its file is gone
+
+
+def test_a_disk_probe_that_cannot_write_says_it_does_not_know(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import time
+
+    real, calls = os.fdatasync, []
+
+    def failing_after_three(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) > 3:
+            raise OSError(5, "Input/output error")
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", failing_after_three)
+    before = time.perf_counter()
+    with DiskProbe(tmp_path, interval=0.01) as probe:
+        time.sleep(0.2)
+        assert len(calls) == 4  # three timed, then the failure stopped it
+        assert probe.slowest_ms(before, time.perf_counter()) is None  # not "no stall"
