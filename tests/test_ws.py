@@ -12,7 +12,7 @@ import trio
 from trio_websocket import ConnectionClosed, open_websocket_url
 
 from fynlo.auth.tokens import mint_access
-from fynlo.commands.spec import Args, write
+from fynlo.commands.spec import Args, query, write
 from fynlo.commands.unit import Tx
 from fynlo.db import Database
 from sim.client import TerminalClient, ws_url
@@ -29,6 +29,19 @@ class _Blob(Args):
 def _blob(tx: Tx, venue: Any, args: _Blob) -> tuple[Any, Any]:
     tx.emit("test.blob", {"blob": "x" * args.size})
     return {}, venue
+
+
+@query("test.defect", Args)
+def _defect(conn: Any, principal: Any, args: Args) -> Any:
+    raise RuntimeError("a defect in a handler")
+
+
+async def test_a_defect_answers_internal_error_and_the_socket_goes_on(server: str, kit: VenueKit) -> None:
+    async with TerminalClient.connect(server, kit.token("manager")) as t:
+        failed = await t.command("test.defect", {})
+        assert failed["ok"] is False and failed["error"]["code"] == "internal_error"
+        assert "defect" not in failed["error"]["message"]   # a client is not told the server's internals
+        assert (await t.command_ok("venue.get"))["id"] == kit.venue_id
 
 
 async def test_hello_welcome_and_replay_from_last_seq(server: str, kit: VenueKit) -> None:

@@ -50,6 +50,9 @@ class Dispatcher:
             reply = reply_error(command.id, ErrorCode.UNAVAILABLE, "the command timed out; retry with the same id")
         except ActorError:
             reply = reply_error(command.id, ErrorCode.UNAVAILABLE, "the venue is restarting; retry")
+        except Exception:  # a defect: answered, logged, and the socket's other commands go on
+            log.exception("command failed")
+            reply = reply_error(command.id, ErrorCode.INTERNAL, "the command failed; retry with the same id")
         log.info("command", extra={"ok": reply["ok"], "code": None if reply["ok"] else reply["error"]["code"]})
         return reply
 
