@@ -157,3 +157,25 @@ def stripe_posts(stripe: StripeFake, path: str) -> list[str | None]:
 def bank_request_id(result: dict[str, Any]) -> str:
     """The bank's payment request behind a QR payment's reply (its URL ends in the request id)."""
     return str(result["qr_url"]).rsplit("/", 1)[1]
+
+
+async def money_footprint(db: Database, pay: Payments, venue_id: str) -> dict[str, Any]:
+    """Everything a refused money command must leave as it was: the venue's events, its orders'
+    money, payments, refunds, cash ledgers, tills, Z reports and print jobs, and what the Stripe
+    fake and the simulated bank were asked to create."""
+    def read(c: Any) -> dict[str, Any]:
+        def q(sql: str) -> list[dict[str, Any]]:
+            return [dict(r) for r in c.execute(sql, (venue_id,)).fetchall()]
+        return {
+            "last_seq": q("SELECT last_seq FROM venues WHERE id = %s"),
+            "orders": q("SELECT id, version, status, payment_status, paid FROM orders WHERE venue_id = %s ORDER BY id"),
+            "payments": q("SELECT id, status, amount, captured, refunded FROM payments WHERE venue_id = %s ORDER BY id"),
+            "refunds": q("SELECT id, status, amount FROM refunds WHERE venue_id = %s ORDER BY id"),
+            "ledger": q("SELECT l.id, l.kind, l.amount FROM cash_ledger l JOIN tills t ON t.id = l.till_id"
+                        " WHERE t.venue_id = %s ORDER BY l.id"),
+            "tills": q("SELECT id, status, counted, z_number FROM tills WHERE venue_id = %s ORDER BY id"),
+            "z_reports": q("SELECT count(*) FROM z_reports WHERE venue_id = %s"),
+            "jobs": q("SELECT id FROM print_jobs WHERE venue_id = %s ORDER BY id"),
+        }
+    return {**await db.run(read), "stripe": (len(pay.stripe.intents), len(pay.stripe.refunds)),
+            "bank": (len(pay.bank.requests), len(pay.bank.refunds))}

@@ -242,7 +242,7 @@ async def test_gratuity_is_part_of_the_total_outside_vat(server: str, venue: Ven
     assert cleared["totals"]["total"] == 1650
 
 
-async def test_transfer_and_merge(server: str, venue: VenueKit) -> None:
+async def test_transfer_and_merge(server: str, db: Database, venue: VenueKit) -> None:
     w = Waiter(server, venue)
     a = await w.open("T1")
     b = await w.open("T2")
@@ -255,8 +255,10 @@ async def test_transfer_and_merge(server: str, venue: VenueKit) -> None:
     assert sorted(ln["name"] for ln in merged["lines"]) == ["Gin", "Pint of lager"]
     assert merged["totals"]["total"] == 650 + 620
     # the merged order's own actor learns it is closed
+    before = await footprint(db, venue.venue_id, b)
     closed = await w("order.add_item", order_id=b, line_id=new_id(), item_id=ref(venue, "item", "Chips"))
     assert closed["error"]["code"] == "conflict" and closed["error"]["details"]["reason"] == "order_closed"
+    assert await footprint(db, venue.venue_id, b) == before
 
 
 async def test_split_by_lines_and_by_seats_adds_up(server: str, venue: VenueKit) -> None:
@@ -285,44 +287,83 @@ async def test_split_by_lines_and_by_seats_adds_up(server: str, venue: VenueKit)
     assert totals == [360 + 225, 400 + 225]
 
 
-@pytest.mark.parametrize("case", [
-    "unknown item", "86'd item", "too many modifiers", "missing required modifier", "quantity 0", "quantity 1000",
-    "discount over 100%", "discount larger than the line", "empty send", "split foreign lines", "stale version",
-])
+async def footprint(db: Database, venue_id: str, order_id: str) -> dict[str, Any]:
+    """What a refused command must leave as it was: the venue's events, the order's row, its lines,
+    tickets and print jobs, and the stock counts."""
+    def read(c: Any) -> dict[str, Any]:
+        def rows(sql: str, *args: Any) -> list[dict[str, Any]]:
+            return [dict(r) for r in c.execute(sql, args).fetchall()]
+        return {
+            "last_seq": rows("SELECT last_seq FROM venues WHERE id = %s", venue_id),
+            "order": rows("SELECT version, status, payment_status, kitchen_status, total, paid, discount, table_id"
+                          " FROM orders WHERE id = %s", order_id),
+            "lines": rows("SELECT id, quantity, state, discount, modifiers FROM order_lines WHERE order_id = %s"
+                          " ORDER BY position", order_id),
+            "tickets": rows("SELECT id, status FROM kitchen_tickets WHERE order_id = %s ORDER BY id", order_id),
+            "jobs": rows("SELECT id FROM print_jobs WHERE venue_id = %s ORDER BY id", venue_id),
+            "orders": rows("SELECT count(*) FROM orders WHERE venue_id = %s", venue_id),
+            "stock": rows("SELECT id, available, stock FROM menu_items WHERE venue_id = %s ORDER BY id", venue_id),
+        }
+    return await db.run(read)
+
+
+BAD_INPUT = ["unknown item", "86'd item", "too many modifiers", "missing required modifier", "quantity 0",
+             "quantity -1", "quantity 1000 added", "quantity 0 updated", "quantity 1000 updated",
+             "discount over 100%", "discount larger than the line", "nothing new to send", "send with no lines",
+             "split foreign lines", "stale version", "edit a completed order", "edit a cancelled order"]
+
+
+@pytest.mark.parametrize("case", BAD_INPUT)
 async def test_bad_input_changes_nothing(server: str, db: Database, venue: VenueKit, case: str) -> None:
     w = Waiter(server, venue)
     order_id = await w.open(None)
-    line = (await w.add(order_id, "Chips"))["lines"][0]["line_id"]
+    if case == "edit a completed order":
+        await w.ok("order.complete", order_id=order_id)  # nothing to pay
+    if case == "edit a cancelled order":
+        await w.ok("order.cancel", order_id=order_id, reason="walked out", approval={"pin": venue.people["manager"].pin})
+    line = new_id()  # not on the order, unless the case adds it
+    if case not in ("send with no lines", "edit a completed order", "edit a cancelled order"):
+        line = (await w.add(order_id, "Chips"))["lines"][0]["line_id"]
     if case == "86'd item":
         await Waiter(server, venue, "kitchen").ok("menu.set_available", item_id=ref(venue, "item", "Eton mess"),
                                                   available=False)
-    if case == "empty send":
+    if case == "nothing new to send":
         await w.ok("order.send", order_id=order_id)
-    before = await last_seq(db, venue.venue_id)
-    steak = ref(venue, "item", "8oz sirloin steak")
-    attempts = {
-        "unknown item": ("order.add_item", {"line_id": new_id(), "item_id": new_id()}, "not_found"),
-        "86'd item": ("order.add_item", {"line_id": new_id(), "item_id": ref(venue, "item", "Eton mess")}, "conflict"),
-        "too many modifiers": ("order.add_item", {"line_id": new_id(), "item_id": steak, "modifier_option_ids": [
-            ref(venue, "option", "Cooking", "Rare"), ref(venue, "option", "Cooking", "Medium")]}, "validation_error"),
-        "missing required modifier": ("order.add_item", {"line_id": new_id(), "item_id": steak}, "validation_error"),
-        "quantity 0": ("order.add_item", {"line_id": new_id(), "item_id": ref(venue, "item", "Chips"), "quantity": 0},
-                       "validation_error"),
-        "quantity 1000": ("order.update_item", {"line_id": line, "quantity": 1000}, "validation_error"),
-        "discount over 100%": ("order.apply_discount", {"line_id": line, "kind": "percent", "value": "150.00",
-                                                        "reason": "x"}, "validation_error"),
-        "discount larger than the line": ("order.apply_discount", {"line_id": line, "kind": "amount", "value": 451,
-                                                                   "reason": "x"}, "validation_error"),
-        "empty send": ("order.send", {}, "conflict"),
-        "split foreign lines": ("order.split", {"parts": [{"order_id": new_id(), "line_ids": [new_id()]}]},
-                                "validation_error"),
-        "stale version": ("order.add_item", {"line_id": new_id(), "item_id": ref(venue, "item", "Chips"),
-                                             "expected_version": 1}, "conflict"),
+    before = await footprint(db, venue.venue_id, order_id)
+    steak, chips = ref(venue, "item", "8oz sirloin steak"), ref(venue, "item", "Chips")
+
+    def add(**args: Any) -> tuple[str, dict[str, Any]]:
+        return "order.add_item", {"line_id": new_id(), "item_id": chips, **args}
+
+    attempts: dict[str, tuple[tuple[str, dict[str, Any]], str, str | None]] = {
+        "unknown item": (add(item_id=new_id()), "not_found", None),
+        "86'd item": (add(item_id=ref(venue, "item", "Eton mess")), "conflict", "item_unavailable"),
+        "too many modifiers": (add(item_id=steak, modifier_option_ids=[
+            ref(venue, "option", "Cooking", "Rare"), ref(venue, "option", "Cooking", "Medium")]), "validation_error", None),
+        "missing required modifier": (add(item_id=steak), "validation_error", None),
+        "quantity 0": (add(quantity=0), "validation_error", None),
+        "quantity -1": (add(quantity=-1), "validation_error", None),
+        "quantity 1000 added": (add(quantity=1000), "validation_error", None),
+        "quantity 0 updated": (("order.update_item", {"line_id": line, "quantity": 0}), "validation_error", None),
+        "quantity 1000 updated": (("order.update_item", {"line_id": line, "quantity": 1000}), "validation_error", None),
+        "discount over 100%": (("order.apply_discount", {"line_id": line, "kind": "percent", "value": "150.00",
+                                                         "reason": "x"}), "validation_error", None),
+        "discount larger than the line": (("order.apply_discount", {"line_id": line, "kind": "amount", "value": 451,
+                                                                    "reason": "x"}), "validation_error", None),
+        "nothing new to send": (("order.send", {}), "conflict", "nothing_to_send"),
+        "send with no lines": (("order.send", {}), "conflict", "nothing_to_send"),
+        "split foreign lines": (("order.split", {"parts": [{"order_id": new_id(), "line_ids": [new_id()]}]}),
+                                "validation_error", None),
+        "stale version": (add(expected_version=1), "conflict", "stale_version"),
+        "edit a completed order": (add(), "conflict", "order_closed"),
+        "edit a cancelled order": (add(), "conflict", "order_closed"),
     }
-    name, args, code = attempts[case]
+    (name, args), code, reason = attempts[case]
     reply = await w(name, order_id=order_id, **args)
     assert reply["ok"] is False and reply["error"]["code"] == code, reply
-    assert await last_seq(db, venue.venue_id) == before
+    if reason is not None:
+        assert reply["error"]["details"]["reason"] == reason, reply
+    assert await footprint(db, venue.venue_id, order_id) == before
 
 
 async def test_closed_orders_cannot_be_edited(server: str, venue: VenueKit) -> None:
