@@ -9,7 +9,8 @@ are signed exactly as Stripe signs them.
 
 Faults are scripted with `fail_next`: "timeout" executes the request, saves its result and
 never answers, which is the case retries with the same key exist for; "5xx" and "rate_limit"
-answer at once without executing.
+answer at once without executing; "garbled" executes the request and answers 200 with a body
+that lacks the object's fields (a proxy or an API change mangling the answer).
 
 Webhooks: while `webhook_url` is set, each event is queued as it happens and POSTed, in
 order, by one background task; nothing is retried (a test redelivers with `deliver`).
@@ -37,7 +38,7 @@ from sim.loopback import serving
 
 __all__ = ["StripeFake", "open_stripe_fake"]
 
-FaultMode = Literal["timeout", "5xx", "rate_limit"]
+FaultMode = Literal["timeout", "5xx", "rate_limit", "garbled"]
 DELIVERY_TIMEOUT_S = 10.0
 OUTBOX_SIZE = 1000  # events awaiting delivery; a receiver this far behind is a broken test
 
@@ -228,6 +229,8 @@ class StripeFake:
         except ParamError as exc:
             return _answer(request_id, exc)
         status, body, replayed = self._idempotent(method, path, params, key, request_id)
+        if fault == "garbled":
+            body = {"object": body.get("object")}
         if fault == "timeout":
             await self._closing.wait()
         response = Response(json.dumps(body, indent=2), status, {"Request-Id": request_id},

@@ -185,6 +185,16 @@ async def test_an_unexecuted_failure_creates_nothing_and_a_retry_does(
     assert list(fake.intents) == [intent.id]
 
 
+async def test_a_garbled_answer_is_unavailable_and_a_retry_finds_the_one_intent(
+        fake: StripeFake, gateway: StripeGateway) -> None:
+    fake.fail_next("garbled", path_prefix="/v1/payment_intents")
+    with pytest.raises(ProviderUnavailable) as caught:
+        await _intent(gateway, "pay-1")
+    assert caught.value.details == {"provider": "stripe"}
+    [created] = fake.intents            # it was made: the answer alone was lost
+    assert (await _intent(gateway, "pay-1")).id == created and len(fake.intents) == 1
+
+
 async def test_a_wrong_secret_key_means_not_configured(fake: StripeFake) -> None:
     stranger = StripeGateway("sk_test_wrong", webhook_secret=fake.webhook_secret, api_base=fake.url)
     try:

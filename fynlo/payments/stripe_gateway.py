@@ -5,6 +5,7 @@ runs under Trio) and comes back either as a frozen value here or as a fynlo erro
 
 * card declined                            → PaymentDeclined(decline_code=...)
 * unreachable, timed out, 5xx, 429         → ProviderUnavailable(provider="stripe")
+* an answer without the object's fields     → ProviderUnavailable(provider="stripe")
 * a key reused with other parameters        → Conflict(reason="idempotency_key_reused")
 * refused (wrong state, amount too large)   → Conflict(reason="provider_rejected", provider_code=...)
 * no such object                            → NotFound(provider="stripe")
@@ -115,7 +116,7 @@ class StripeGateway:
             params["description"] = description
         with _translated():
             obj = await self._client.v1.payment_intents.create_async(params=params, options={"idempotency_key": key})
-        return Intent.from_stripe(obj)
+            return Intent.from_stripe(obj)
 
     async def retrieve_intent(self, intent_id: str) -> Intent:
         """Stripe's current view, for when a webhook is late or a call's outcome is unknown."""
@@ -127,13 +128,13 @@ class StripeGateway:
         with _translated():
             obj = await self._client.v1.payment_intents.capture_async(
                 intent_id, params={"amount_to_capture": amount}, options={"idempotency_key": key})
-        return Intent.from_stripe(obj)
+            return Intent.from_stripe(obj)
 
     async def cancel(self, intent_id: str, *, key: str) -> Intent:
         """Void an intent not yet paid, or release an uncaptured authorisation."""
         with _translated():
             obj = await self._client.v1.payment_intents.cancel_async(intent_id, options={"idempotency_key": key})
-        return Intent.from_stripe(obj)
+            return Intent.from_stripe(obj)
 
     async def refund(self, intent_id: str, *, amount: int, key: str, metadata: dict[str, str]) -> StripeRefund:
         """Give back part or all of what the intent received; Stripe refuses more than is left."""
@@ -141,8 +142,8 @@ class StripeGateway:
             obj = await self._client.v1.refunds.create_async(
                 params={"payment_intent": intent_id, "amount": amount, "metadata": metadata},
                 options={"idempotency_key": key})
-        return StripeRefund(id=obj.id, status=str(obj.status), amount=int(obj.amount),
-                            payment_intent=str(obj.payment_intent))
+            return StripeRefund(id=obj.id, status=str(obj.status), amount=int(obj.amount),
+                                payment_intent=str(obj.payment_intent))
 
     async def list_intents(self, *, created_gte: int, created_lt: int, page_size: int = PAGE_SIZE) -> list[Intent]:
         """Every intent created in [created_gte, created_lt), newest first, across all pages
@@ -156,7 +157,7 @@ class StripeGateway:
         """A short-lived secret a Stripe Terminal SDK (reader or Tap to Pay) connects with."""
         with _translated():
             token = await self._client.v1.terminal.connection_tokens.create_async()
-        return str(token.secret)
+            return str(token.secret)
 
     def verify_webhook(self, payload: bytes, signature: str | None, *, tolerance_s: int = 300) -> dict[str, Any]:
         """The event in a webhook body, once its Stripe-Signature proves it is Stripe's and recent.
@@ -192,11 +193,15 @@ class StripeGateway:
 
 @contextmanager
 def _translated() -> Iterator[None]:
-    """Turn stripe-python's exceptions into fynlo's at this boundary (module docstring)."""
+    """Turn stripe-python's exceptions into fynlo's at this boundary (module docstring), and
+    an answer that lacks what we read from it into "unavailable": the call may have been made,
+    so it is repeated with its key, as after a timeout."""
     try:
         yield
     except stripe.StripeError as exc:
         _raise_for(exc)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise ProviderUnavailable("Stripe's answer could not be read", provider="stripe") from exc
 
 
 def _raise_for(exc: stripe.StripeError) -> NoReturn:
