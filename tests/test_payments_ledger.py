@@ -45,6 +45,8 @@ async def test_reconcile_repairs_what_a_lost_webhook_left_behind(pay: Payments, 
     assert len(receipts) == 1
     again = await manager.ok("payment.reconcile", day=day)
     assert again["repaired"] == [] and again["checked"] == report["checked"]
+    # the order's actor, which last saw it unpaid, judges the next command on what is stored
+    assert (await c.ok("order.complete", order_id=order_id))["status"] == "completed"
     pay.stripe.release_webhooks()               # the late webhook changes nothing now
     await pay.stripe.settle()
     assert len(await rows(db, "SELECT id FROM print_jobs WHERE order_id = %s AND kind = 'receipt'", order_id)) == 1

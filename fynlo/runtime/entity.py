@@ -1,7 +1,9 @@
 """The actor behind every write: one per order, per venue, per till…
 
 Its state is whatever the kind's loader reads from PostgreSQL; it is rebuilt after every
-(re)start, so a crash costs nothing but the command in flight. The loader runs inside the
+(re)start, so a crash costs nothing but the command in flight. Between commands it keeps the
+state it last wrote; another actor's transaction may change the same rows (reconciliation, a
+split, a merge), which the next write finds by its version check and a refusal by reading again. The loader runs inside the
 first command's own transaction rather than in one of its own, in the round trip of the
 command's first read (`Tx.start`), which saves a new order's `order.open` a thread crossing,
 a commit and a wait. A handler gets the state and returns the new one
@@ -22,7 +24,7 @@ from fynlo.auth.principal import Principal
 from fynlo.commands.calls import OutsideCall
 from fynlo.commands.spec import Args, CommandSpec
 from fynlo.commands.unit import Existing, Outcome, Replayed, Tx, _Raced, run_unit, stored_reply
-from fynlo.errors import FynloError
+from fynlo.errors import Conflict, FynloError, NotFound, ValidationError
 from fynlo.wire import Command, reply_error
 
 if TYPE_CHECKING:
@@ -129,6 +131,14 @@ class EntityActor:
             try:
                 outcome = await runtime.db.run(work, pipeline=True)
             except StaleState:
+                self._loaded = False
+                outcome = await runtime.db.run(work, pipeline=True)
+            except (Conflict, NotFound, ValidationError):
+                if not self._loaded:
+                    raise
+                # Refused on the state this actor kept, which another actor's transaction may
+                # have changed since (a reconciliation, a split, a merge): a write would have
+                # found that out by its version check, a refusal judges again on what is stored.
                 self._loaded = False
                 outcome = await runtime.db.run(work, pipeline=True)
         except Replayed as replayed:
