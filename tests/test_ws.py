@@ -7,6 +7,7 @@ import time
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 import trio
 from trio_websocket import ConnectionClosed, open_websocket_url
@@ -170,6 +171,37 @@ async def test_an_expired_token_stops_commands_not_events(database_url: str, db:
             assert not t.closed
             assert (await t.auth(kit.token("staff")))["ok"]
             assert (await t.command("venue.get"))["ok"]
+
+
+async def test_lockouts_and_revoked_sessions_reach_terminals_at_once(database_url: str, kit: VenueKit) -> None:
+    """Events written outside the actors (a PIN lock, a reused refresh token's revocation) are
+    published when they commit, not with the next event."""
+    async with running_server(make_settings(refresh_grace_s=0), database_url) as base, \
+            httpx.AsyncClient(base_url=base) as http, TerminalClient.connect(base, kit.token("manager")) as t:
+        async def pin(value: str) -> httpx.Response:
+            return await http.post("/api/v1/auth/pin", json={"terminal_token": kit.terminal_token, "pin": value})
+
+        session = (await pin(kit.people["staff"].pin)).json()
+        assert (await http.post("/api/v1/auth/refresh", json={"refresh_token": session["refresh_token"]})).is_success
+        reused = await http.post("/api/v1/auth/refresh", json={"refresh_token": session["refresh_token"]})
+        assert reused.status_code == 401
+        revoked = await t.next_event(timeout=2)
+        assert revoked["name"] == "auth.family_revoked" and revoked["data"]["reason"] == "refresh_token_reused"
+
+        for _ in range(5):
+            assert (await pin("000000")).status_code == 401
+        locked = await t.next_event(timeout=2)
+        assert locked["name"] == "staff.pin_locked" and locked["data"]["scope"] == "terminal"
+
+
+async def test_a_lock_by_wrong_approval_pins_reaches_terminals_at_once(server: str, kit: VenueKit) -> None:
+    async with TerminalClient.connect(server, kit.token("staff"), terminal_id=kit.terminal_id) as t:
+        for _ in range(5):
+            refused = await t.command("order.cancel", {"order_id": str(uuid.uuid4()), "reason": "x",
+                                                       "approval": {"pin": "000000"}})
+            assert refused["error"]["code"] == "approval_required", refused
+        locked = await t.next_event(timeout=2)
+        assert locked["name"] == "staff.pin_locked"
 
 
 async def test_a_slow_consumer_is_cut_off_and_resumes_from_its_seq(database_url: str, kit: VenueKit) -> None:

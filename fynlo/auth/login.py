@@ -6,7 +6,7 @@ so a burst of sign-ins holds database connections for milliseconds, not for the 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from fynlo.auth.passwords import verify_async
 from fynlo.auth.pins import ensure_unlocked, find_by_pin, record_failure, validate_pin
@@ -46,10 +46,13 @@ async def login_password(db: Database, settings: Settings, email: str, password:
     return await db.run(start)
 
 
-async def login_pin(db: Database, settings: Settings, terminal_token: str, pin: str) -> Session:
+async def login_pin(db: Database, settings: Settings, terminal_token: str, pin: str, *,
+                    events_written: Callable[[str], Awaitable[None]] | None = None) -> Session:
     """Sign a staff member in on a registered terminal; the tokens carry that terminal's id.
 
     The PIN is looked up only in the terminal's venue, so another venue's PIN never works.
+    A wrong PIN that starts a lock writes a venue event: `events_written(venue_id)` then has
+    it published.
 
     Raises:
         ValidationError: the PIN is not 4 to 8 digits.
@@ -69,7 +72,9 @@ async def login_pin(db: Database, settings: Settings, terminal_token: str, pin: 
     venue_id, terminal_id = str(terminal["venue_id"]), str(terminal["id"])
     verified = await verify_async(None if staff is None else staff["pin_hash"], pin)
     if staff is None or not verified.ok:
-        await db.run(lambda conn: record_failure(conn, venue_id, terminal_id))
+        locked = await db.run(lambda conn: record_failure(conn, venue_id, terminal_id))
+        if locked and events_written is not None:
+            await events_written(venue_id)
         raise Unauthenticated(BAD_PIN)
 
     def start(conn: Any) -> Session:

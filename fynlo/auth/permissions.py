@@ -116,9 +116,9 @@ class ApprovalPinRejected(ApprovalRequired):
         self.venue_id = venue_id
         self.terminal_id = terminal_id
 
-    def record(self, conn: Any) -> None:
-        """Count the failure (and start a lock if this was one too many)."""
-        record_failure(conn, self.venue_id, self.terminal_id)
+    def record(self, conn: Any) -> bool:
+        """Count the failure (and start a lock if this was one too many: then True)."""
+        return record_failure(conn, self.venue_id, self.terminal_id)
 
 
 Emit = Callable[[str, dict[str, Any]], object]

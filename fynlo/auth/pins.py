@@ -68,8 +68,10 @@ def ensure_unlocked(conn: Any, venue_id: str, terminal_id: str | None) -> None:
         )
 
 
-def record_failure(conn: Any, venue_id: str, terminal_id: str | None) -> None:
+def record_failure(conn: Any, venue_id: str, terminal_id: str | None) -> bool:
     """Count one wrong PIN; start a terminal or venue lock when a threshold is reached.
+    True: a lock started, and with it the venue event `staff.pin_locked`, which the caller
+    has published once this commits (it was written outside the actors).
 
     Must commit even though the attempt fails: callers run it in its own transaction, after
     the attempt's transaction. Failures of one venue are serialised by an advisory lock so two
@@ -82,10 +84,14 @@ def record_failure(conn: Any, venue_id: str, terminal_id: str | None) -> None:
         "DELETE FROM pin_failures WHERE venue_id = %s AND at < now() - make_interval(secs => %s)",
         (venue_id, FAILURE_WINDOW_S),
     )
+    locked = False
     if terminal_id is not None and _failures(conn, venue_id, terminal_id) >= TERMINAL_MAX_FAILURES:
         _lock(conn, venue_id, terminal_id)
+        locked = True
     if _failures(conn, venue_id, None) >= VENUE_MAX_FAILURES:
         _lock(conn, venue_id, None)
+        locked = True
+    return locked
 
 
 def _failures(conn: Any, venue_id: str, terminal_id: str | None) -> int:

@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from fynlo.auth.audit import append_event
 from fynlo.auth.keys import derive_key, new_token, token_digest
@@ -112,8 +112,9 @@ SELECT r.id, r.family_id, r.staff_id, r.venue_id, r.terminal_id,
 """
 
 
-def _rotate(conn: Any, settings: Settings, token: str) -> Session | None:
-    """One refresh, in one transaction; None means the family was just revoked (commit it)."""
+def _rotate(conn: Any, settings: Settings, token: str) -> Session | str:
+    """One refresh, in one transaction; a venue id means the family was just revoked, with an
+    event of that venue (commit it)."""
     row = conn.execute(_FIND, {"grace": settings.refresh_grace_s, "hash": token_digest(token)}).fetchone()
     if row is None or row["dead"] or not row["usable"]:
         raise Unauthenticated("the refresh token is not valid; sign in again")
@@ -142,18 +143,23 @@ def _rotate(conn: Any, settings: Settings, token: str) -> Session | None:
             "reason": "refresh_token_reused",
         },
     )
-    return None
+    return str(row["venue_id"])
 
 
-async def rotate(db: Database, settings: Settings, token: str) -> Session:
+async def rotate(db: Database, settings: Settings, token: str, *,
+                 events_written: Callable[[str], Awaitable[None]] | None = None) -> Session:
     """Exchange a refresh token for a new pair (see the module docstring for reuse and grace).
+    A reused token's revocation writes a venue event: `events_written(venue_id)` then has it
+    published.
 
     Raises:
         Unauthenticated: unknown, expired or revoked token, inactive staff, revoked terminal,
             or a reused token (whose family is revoked first, and stays revoked).
     """
     session = await db.run(lambda conn: _rotate(conn, settings, token))
-    if session is None:
+    if isinstance(session, str):
+        if events_written is not None:
+            await events_written(session)
         raise Unauthenticated("this refresh token was already used; the session is revoked", reason="token_reused")
     return session
 

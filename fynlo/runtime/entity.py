@@ -86,8 +86,9 @@ class EntityActor:
         try:
             outcome = await self._execute(message)
         except FynloError as exc:
-            if isinstance(exc, ApprovalPinRejected):
-                await self._runtime.db.run(exc.record)  # the command rolled back; the failure counts
+            if isinstance(exc, ApprovalPinRejected):  # the command rolled back; the failure counts
+                if await self._runtime.db.run(exc.record):
+                    self._runtime.publisher.poke()       # a lock started: its event goes out now
             return reply_error(message.command.id, str(exc.code), exc.message, exc.details or None)
         self._runtime.publisher.committed(outcome.events)
         return outcome.call or outcome.reply

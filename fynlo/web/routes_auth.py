@@ -153,7 +153,7 @@ async def refresh(data: RefreshIn) -> SessionOut:
     a used token presented later revokes the whole session."""
     svc = services()
     token = _secret(data.refresh_token, "refresh_token") or ""
-    return _session_out(await rotate(svc.db, svc.settings, token))
+    return _session_out(await rotate(svc.db, svc.settings, token, events_written=announce))
 
 
 @bp.post("/api/v1/auth/pin")
@@ -167,7 +167,7 @@ async def pin_login(data: PinIn) -> SessionOut:
     terminal_token = _secret(data.terminal_token, "terminal_token") or ""
     await svc.limiter.hit(f"pin:terminal:{_digest(terminal_token)}", limit=PIN_ATTEMPTS_PER_MIN, window_s=60)
     pin = _secret(data.pin, "pin") or ""
-    return _session_out(await login_pin(svc.db, svc.settings, terminal_token, pin))
+    return _session_out(await login_pin(svc.db, svc.settings, terminal_token, pin, events_written=announce))
 
 
 class BridgeOut(BaseModel):
