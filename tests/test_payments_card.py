@@ -73,6 +73,10 @@ async def test_in_app_intents_and_no_more_than_is_due(pay: Payments, db: Databas
     second = await c.card(order_id, total)                # one card attempt per order at a time
     assert second["error"]["code"] == "conflict" and second["error"]["details"]["reason"] == "payment_in_progress"
     assert len(pay.stripe.intents) == 1
+    other = await c.open(None)                            # nor can it be merged away meanwhile
+    merged = await c("order.merge", order_id=other, from_order_id=order_id)
+    assert merged["error"]["code"] == "conflict" and merged["error"]["details"]["reason"] == "has_payments"
+    assert (await c.ok("order.get", order_id=order_id))["status"] == "open"
 
     raced_id, raced_total = await c.order_for("Chips", table="2")
     replies: list[dict] = []

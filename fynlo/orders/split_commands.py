@@ -59,6 +59,7 @@ def merge(tx: Tx, order: Order | None, args: MergeArgs) -> Result:
     source = repo.load(tx.conn, tx.venue_id, str(args.from_order_id), lock=True)
     if source is None:
         raise NotFound("no such order to merge", order_id=str(args.from_order_id))
+    refuse_with_payments_in_flight(tx, source)  # it closes: a card on its reader would pay a closed order
     merged, emptied = actions.merge(target, source)
     commit(tx, source, emptied, "order.merged")
     return commit(tx, target, merged, "order.updated")
