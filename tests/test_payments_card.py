@@ -12,6 +12,7 @@ import trio
 
 from fynlo.config import Settings
 from fynlo.db import Database
+from fynlo.payments.card import MAX_HOLD
 from sim.turns import TurnProxy, through
 from tests.payment_kit import (
     Cashier,
@@ -136,6 +137,8 @@ async def test_a_tab_is_held_then_captured_for_no_more_than_it_holds(pay: Paymen
                                                                       venue: VenueKit) -> None:
     c = Cashier(pay.server, venue)
     order_id, total = await c.order_for("Scotch egg", "Pint of IPA")
+    huge = await c.card(order_id, MAX_HOLD - 99, tip=100, capture="manual")   # a hold is capped, tip and all
+    assert huge["error"]["code"] == "validation_error" and pay.stripe.intents == {}
     held = (await c.card(order_id, 5000, capture="manual"))["result"]
     payment_id, intent = held["payment_id"], intent_id(held)
     assert pay.stripe.intents[intent]["capture_method"] == "manual" and pay.stripe.intents[intent]["amount"] == 5000

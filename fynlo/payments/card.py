@@ -30,7 +30,7 @@ from fynlo.payments.settle import end_unless_in_doubt, fee_rates, move
 from fynlo.payments.stripe_gateway import Intent
 from fynlo.venues.commands import read_venue
 
-MAX_HOLD = 100_000_00   # the most a tab may pre-authorise, in minor units
+MAX_HOLD = 10_000_00    # the most a tab may pre-authorise, tip included, in minor units (£10,000)
 
 
 def intent_key(payment_id: str, step: str = "create") -> str:
@@ -99,7 +99,7 @@ def _start(tx: Tx, order: Order, args: CardStartArgs, manual: bool, owed_and_til
     owed, till_id = owed_and_till
     settings = read_venue(tx.conn, tx.venue_id).settings
     if manual:
-        if args.amount > MAX_HOLD:
+        if args.amount + args.tip > MAX_HOLD:
             raise ValidationError("that hold is too large", field="amount", max=MAX_HOLD)
         surcharge = 0
     else:
