@@ -107,6 +107,10 @@ async def test_refunds_need_a_manager_and_never_exceed_what_was_taken(server: st
     refund_id = new_id()
     done = await c.ok("payment.refund", refund_id=refund_id, approval={"pin": venue.people["manager"].pin}, **args)
     assert done["amount"] == 300 and done["parts"][0]["status"] == "succeeded"
+    told = await rows(db, "SELECT name, data FROM events WHERE venue_id = %s AND name LIKE 'payment.refun%%'"
+                          " ORDER BY seq", venue.venue_id)
+    assert [(e["name"], e["data"].get("status")) for e in told] == [("payment.refund_started", None),
+                                                                     ("payment.refunded", "succeeded")]
     assert done["order"]["payment_status"] == "part_refunded"
     again = await c.ok("payment.refund", refund_id=refund_id, approval={"pin": venue.people["manager"].pin}, **args)
     assert again["parts"] == done["parts"]

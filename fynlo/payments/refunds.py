@@ -84,10 +84,10 @@ def _parts(tx: Tx, order: Order, args: RefundArgs) -> list[dict[str, Any]]:
                               reason="exceeds_refundable", refundable=sum(room))
     shares = [(p, s) for p, s in zip(candidates, refund_shares(args.amount, room)) if s > 0]
     approver = tx.approved_by or tx.principal.staff_id
+    cash_ids = {p["id"] for p, _ in shares if p["method"] == Method.CASH}
     out = []
     for payment, share in shares:
-        cash = payment["method"] == Method.CASH
-        till = till_for(tx, args.till_id) if cash else None
+        till = till_for(tx, args.till_id) if payment["id"] in cash_ids else None
         row = repo.insert_refund(tx.conn, {
             "id": part_id(refund_id, str(payment["id"]), len(shares)), "venue_id": tx.venue_id,
             "payment_id": payment["id"], "order_id": order.id, "amount": share, "status": "pending",
@@ -96,11 +96,11 @@ def _parts(tx: Tx, order: Order, args: RefundArgs) -> list[dict[str, Any]]:
         if till is not None:
             ledger.take_cash(tx.conn, tx.venue_id, str(till["id"]), "refund", share, refund_id=str(row["id"]),
                              reason=args.reason, staff_id=tx.principal.staff_id)
-            row = _succeed(tx, order, row, None)
         out.append(row)
     tx.emit("payment.refund_started", {"refund_id": refund_id, "order_id": order.id,
                                        "parts": [repo.refund_view(r) for r in out]})
-    return out
+    # cash leaves the drawer now: its parts are done, after the refund's start in the event log
+    return [_succeed(tx, order, row, None) if row["payment_id"] in cash_ids else row for row in out]
 
 
 def _made(tx: Tx, order: Order, refund_id: str) -> list[dict[str, Any]]:
