@@ -34,6 +34,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    """`fynlo migrate`: apply the database migrations not yet applied."""
     from fynlo.db import apply_migrations
 
     settings = _settings(args)
@@ -44,6 +45,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    """`fynlo serve`: apply any migrations, then serve until Ctrl-C or SIGTERM."""
     import trio
 
     from fynlo import logs
@@ -62,6 +64,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """`fynlo demo`: run the demo venue on loopback."""
     from fynlo.demo import run_demo
 
     settings = _settings(args)
@@ -71,12 +74,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_sim(argv: list[str]) -> int:
+    """`fynlo sim`: the terminal and venue simulators, with their own options."""
     from sim.cli import main as sim_main
 
     return sim_main(argv)
 
 
 def cmd_bridge(argv: list[str]) -> int:
+    """`fynlo bridge`: the venue bridge daemon, with its own options."""
     from bridge.__main__ import main as bridge_main
 
     return bridge_main(argv)
@@ -87,6 +92,7 @@ PASS_THROUGH = {"sim": cmd_sim, "bridge": cmd_bridge}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `fynlo` command line; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in PASS_THROUGH:
         return PASS_THROUGH[argv[0]](argv[1:])

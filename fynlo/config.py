@@ -55,6 +55,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Read the settings from `env` (the process environment by default); raises ValueError
+        for a number that is not one."""
         env = os.environ if env is None else env
         var_dir = Path(env.get("FYNLO_VAR_DIR", "var"))
         return cls(

@@ -72,6 +72,7 @@ def seed(settings: Settings, url: str) -> dict[str, Any]:
 
 
 def banner(settings: Settings, seeded: dict[str, Any], providers: list[str]) -> str:
+    """What the demo prints at start-up: its addresses, logins, staff PINs and terminal tokens."""
     base = f"http://{settings.host}:{settings.port}"
     lines = [
         "",
@@ -99,6 +100,8 @@ def banner(settings: Settings, seeded: dict[str, Any], providers: list[str]) -> 
 
 
 def run_demo(settings: Settings, url: str) -> int:
+    """Seed the demo venue and serve it on loopback, with simulated staff, printers, scanner and
+    bridge, until Ctrl-C; returns the exit status."""
     import trio
 
     from fynlo import logs

@@ -135,20 +135,24 @@ def ws_url(server: str, path: str = "/ws/terminal") -> str:
 
 
 def now_iso() -> str:
+    """The current UTC time in ISO 8601."""
     return datetime.now(timezone.utc).isoformat()
 
 
 def welcome(venue_id: str, seq: int) -> dict[str, Any]:
+    """The `welcome` frame: the venue, its current seq and the server's time."""
     return {"type": "welcome", "venue_id": venue_id, "seq": seq, "server_time": now_iso()}
 
 
 def reply_ok(command_id: str, result: Any) -> dict[str, Any]:
+    """The reply to a command that succeeded, with its result."""
     return {"type": "reply", "id": command_id, "ok": True, "result": result}
 
 
 def reply_error(
     command_id: str | None, code: str, message: str, details: dict[str, Any] | None = None
 ) -> dict[str, Any]:
+    """The reply to a command that failed: a stable code, a message and any details."""
     error: dict[str, Any] = {"code": code, "message": message}
     if details:
         error["details"] = details
@@ -156,6 +160,7 @@ def reply_error(
 
 
 def event(seq: int, name: str, by: str | None, at: str, data: Any) -> dict[str, Any]:
+    """An `event` frame: one venue event with its seq, who caused it and when."""
     return {"type": "event", "seq": seq, "name": name, "by": by, "at": at, "data": data}
 
 
@@ -166,6 +171,7 @@ _ENCODE_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | or
 
 
 def encode(frame: dict[str, Any]) -> str:
+    """A server frame as compact JSON text; what orjson cannot write goes through the standard library."""
     try:
         return orjson.dumps(frame, default=str, option=_ENCODE_OPTIONS).decode()
     except orjson.JSONEncodeError:  # what orjson cannot write (an integer beyond 64 bits)

@@ -82,6 +82,7 @@ class Binaries:
         return f"PostgreSQL {self.version} in {self.bindir} ({self.source})"
 
     def tool(self, name: str) -> str:
+        """The path of one PostgreSQL program in this bin directory."""
         return str(self.bindir / name)
 
 
@@ -237,6 +238,8 @@ class PrivateCluster:
 
     @property
     def socket_dir(self) -> Path:
+        """Where the unix socket lives: `pg-socket/` in the var directory, or a directory
+        in /tmp when that path is too long for a socket."""
         inside = self.var_dir / "pg-socket"
         if len(str(inside / f".s.PGSQL.{PORT}")) <= _SOCKET_MAX:
             return inside
@@ -244,15 +247,18 @@ class PrivateCluster:
         return Path("/tmp") / f"fynlo-pg-{digest}"
 
     def dsn(self, dbname: str = "fynlo") -> str:
+        """A connection URL for `dbname` as the superuser, over the unix socket."""
         host = quote(str(self.socket_dir), safe="/")
         return f"postgresql://{SUPERUSER}@/{quote(dbname, safe='')}?host={host}&port={PORT}"
 
     @property
     def initialized(self) -> bool:
+        """Whether initdb has already created the cluster."""
         return (self.pgdata / "PG_VERSION").exists()
 
     @property
     def binaries(self) -> Binaries:
+        """The binaries to run on, found on first use: an existing cluster's own major version."""
         if self._binaries is None:
             major = None
             if self.initialized:
@@ -262,6 +268,7 @@ class PrivateCluster:
 
     @property
     def user(self) -> _User | None:
+        """The system user the server runs as (None: ourselves), settled on first use."""
         if not self._user_known:
             self._user = _server_user()
             self._user_known = True
@@ -376,6 +383,7 @@ class PrivateCluster:
         return status.returncode == 0
 
     def is_running(self) -> bool:
+        """Whether a server is running on this pgdata: its postmaster.pid names our live postmaster."""
         pid = self._pid()
         return pid is not None and self._is_our_postmaster(pid)
 
@@ -411,6 +419,7 @@ class PrivateCluster:
         self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float = 30) -> None:
+        """Wait until the server answers a query; EmbeddedPostgresError after `timeout` seconds."""
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -425,6 +434,7 @@ class PrivateCluster:
                 time.sleep(0.1)
 
     def ensure_database(self, dbname: str) -> None:
+        """Create `dbname` unless it exists."""
         with psycopg.connect(self.dsn("postgres"), autocommit=True, connect_timeout=5) as conn:
             if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone():
                 return
@@ -449,6 +459,8 @@ class PrivateCluster:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
+        """Hold the lock file while the cluster is in use; EmbeddedPostgresError when another
+        process holds it."""
         self.var_dir.mkdir(parents=True, exist_ok=True)
         with open(self.lockfile, "a+") as fh:
             try:
@@ -492,6 +504,8 @@ def private_cluster(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m fynlo.db.embedded`: start or stop the private cluster, or print its URL, status or binaries;
+    returns the exit status."""
     parser = argparse.ArgumentParser(
         prog="python -m fynlo.db.embedded",
         description="Manage the private PostgreSQL cluster kept in a var directory.",

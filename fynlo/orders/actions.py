@@ -15,6 +15,7 @@ from fynlo.orders.totals import Discount, check_discount, line_discount
 
 
 def require_open(order: Order | None) -> Order:
+    """The order, if it exists and is still open; else NotFound or a Conflict."""
     if order is None:
         raise NotFound("no such order")
     if not order.editable:
@@ -23,6 +24,7 @@ def require_open(order: Order | None) -> Order:
 
 
 def require_line(order: Order, line_id: str) -> Line:
+    """The line with this id on the order; NotFound when there is none."""
     line = order.line(line_id)
     if line is None:
         raise NotFound("no such line on this order", line_id=line_id)
@@ -30,16 +32,19 @@ def require_line(order: Order, line_id: str) -> Line:
 
 
 def replace_line(order: Order, line: Line) -> Order:
+    """The order with `line` in place of its line of the same id."""
     return replace(order, lines=tuple(line if ln.id == line.id else ln for ln in order.lines))
 
 
 def add_line(order: Order, line: Line) -> Order:
+    """The order with `line` added; refuses a line id already on it."""
     if order.line(line.id) is not None:
         raise Conflict("a line with this id is already on the order", reason="line_exists")
     return replace(order, lines=order.lines + (line,))
 
 
 def require_unsent(order: Order, line_id: str, doing: str) -> Line:
+    """The line, if it is still unsent; `doing` names the refused change in the message."""
     line = require_line(order, line_id)
     if line.state is not LineState.UNSENT:
         raise Conflict(f"a {line.state} line cannot be {doing}; void it instead", reason="line_sent")
@@ -47,11 +52,14 @@ def require_unsent(order: Order, line_id: str, doing: str) -> Line:
 
 
 def remove_line(order: Order, line_id: str) -> tuple[Order, Line]:
+    """The order without the unsent line, and the line taken off."""
     line = require_unsent(order, line_id, "removed")
     return replace(order, lines=tuple(ln for ln in order.lines if ln.id != line_id)), line
 
 
 def void_line(order: Order, line_id: str, reason: str, by: str) -> tuple[Order, Line]:
+    """The order with a sent line voided (reason, by whom), and the voided line;
+    refuses an unsent line or one already void."""
     line = require_line(order, line_id)
     if line.state is LineState.UNSENT:
         raise Conflict("an unsent line is removed, not voided", reason="line_unsent")
@@ -75,6 +83,7 @@ def apply_discount(order: Order, line_id: str | None, discount: Discount, reason
 
 
 def complete(order: Order, now: datetime) -> Order:
+    """The order completed; refuses one not yet paid in full."""
     due = order.totals().total - order.paid
     if due > 0:
         raise Conflict("the order is not paid in full", reason="not_paid", due=due)
@@ -83,6 +92,7 @@ def complete(order: Order, now: datetime) -> Order:
 
 
 def cancel(order: Order, reason: str, now: datetime) -> Order:
+    """The order cancelled with a reason; refuses one with payments (refund them first)."""
     if order.paid:
         raise Conflict("refund the payments before cancelling", reason="has_payments", paid=order.paid)
     return replace(order, status=OrderStatus.CANCELLED, cancel_reason=reason, closed_at=now)

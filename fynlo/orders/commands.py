@@ -33,11 +33,13 @@ Result = tuple[dict[str, Any], Order | None]
 
 
 def order_actor(args: Any, principal: Principal) -> Hashable:
+    """The actor an order command runs in: one per order, so its commands run one at a time."""
     return ("order", str(args.order_id))
 
 
 @loader("order")
 def load_order(conn: Any, venue_id: str, order_id: str) -> Order | None:
+    """Rebuild the order actor's state from the database; None when there is no such order."""
     return repo.load(conn, venue_id, order_id)
 
 
@@ -75,6 +77,8 @@ def _table(tx: Tx, table_id: str, order_id: str) -> str:
 
 @write("order.open", OpenArgs, actor=order_actor, creates=True)
 def order_open(tx: Tx, order: Order | None, args: OpenArgs) -> Result:
+    """Open an order, numbered for its business day; refuses an id already in use, an unknown table,
+    or a table with an open order unless the venue allows several checks."""
     exists = Conflict("an order with this id already exists", reason="order_exists")
     if order is not None:
         raise exists
@@ -112,6 +116,8 @@ def _modifiers(item: Any, option_ids: list[Any]) -> tuple[Modifier, ...]:
 
 @write("order.add_item", AddItemArgs, actor=order_actor)
 def add_item(tx: Tx, order: Order | None, args: AddItemArgs) -> Result:
+    """Add a line to an open order; refuses an 86'd or sold-out item, or modifier choices that break
+    their group's rules."""
     order = current(order, args)
     item = item_for_order(tx.conn, tx.venue_id, str(args.item_id))
     if item is None:
@@ -130,6 +136,8 @@ def add_item(tx: Tx, order: Order | None, args: AddItemArgs) -> Result:
 
 @write("order.update_item", UpdateItemArgs, actor=order_actor)
 def update_item(tx: Tx, order: Order | None, args: UpdateItemArgs) -> Result:
+    """Change an unsent line's quantity, course, seat, note or modifiers, moving stock to match;
+    refuses a sent line (void it instead)."""
     order = current(order, args)
     line = actions.require_unsent(order, str(args.line_id), "changed")
     fields = args.model_fields_set
@@ -158,6 +166,7 @@ def update_item(tx: Tx, order: Order | None, args: UpdateItemArgs) -> Result:
 
 @write("order.remove_item", LineArgs, actor=order_actor)
 def remove_item(tx: Tx, order: Order | None, args: LineArgs) -> Result:
+    """Take an unsent line off the order and put its stock back; refuses a sent line (void it instead)."""
     order = current(order, args)
     new, line = actions.remove_line(order, str(args.line_id))
     return_stock(tx, line.item_id, line.quantity)
@@ -176,6 +185,8 @@ def _over_limit(tx: Tx, discount: Discount, base: int) -> bool:
 
 @write("order.apply_discount", DiscountArgs, actor=order_actor)
 def apply_discount(tx: Tx, order: Order | None, args: DiscountArgs) -> Result:
+    """Discount a line, or the whole order when no line is named; refuses a void line or more than
+    it discounts, and asks for a manager's approval when staff go over the venue's limit."""
     order = current(order, args)
     discount = Discount(args.kind, args.value)
     line_id = str(args.line_id) if args.line_id else None
@@ -188,6 +199,8 @@ def apply_discount(tx: Tx, order: Order | None, args: DiscountArgs) -> Result:
 
 @write("order.set_gratuity", GratuityArgs, actor=order_actor)
 def set_gratuity(tx: Tx, order: Order | None, args: GratuityArgs) -> Result:
+    """Set the order's gratuity (a percent or an amount), or clear it when neither is given;
+    refuses a malformed percent."""
     order = current(order, args)
     gratuity = None if args.percent is None and args.amount is None else Gratuity(args.percent, args.amount)
     new = replace(order, gratuity=gratuity)
@@ -197,6 +210,8 @@ def set_gratuity(tx: Tx, order: Order | None, args: GratuityArgs) -> Result:
 
 @write("order.transfer", TransferArgs, actor=order_actor)
 def transfer(tx: Tx, order: Order | None, args: TransferArgs) -> Result:
+    """Move the order to another table; refuses an unknown table, or one with an open order unless
+    the venue allows several checks."""
     order = current(order, args)
     table_id = _table(tx, str(args.table), order.id)
     return commit(tx, order, replace(order, table_id=table_id), "order.transferred")
@@ -204,6 +219,8 @@ def transfer(tx: Tx, order: Order | None, args: TransferArgs) -> Result:
 
 @write("order.cancel", CancelArgs, actor=order_actor)
 def cancel(tx: Tx, order: Order | None, args: CancelArgs) -> Result:
+    """Cancel the order with a reason and put its unsent lines' stock back; refuses an order with
+    payments taken or in progress."""
     order = current(order, args)
     refuse_with_payments_in_flight(tx, order)
     new = actions.cancel(order, args.reason, repo.now(tx.conn))
@@ -215,5 +232,6 @@ def cancel(tx: Tx, order: Order | None, args: CancelArgs) -> Result:
 
 @write("order.complete", OrderArgs, actor=order_actor)
 def complete(tx: Tx, order: Order | None, args: OrderArgs) -> Result:
+    """Close the order; refuses one not yet paid in full."""
     order = current(order, args)
     return commit(tx, order, actions.complete(order, repo.now(tx.conn)), "order.completed")

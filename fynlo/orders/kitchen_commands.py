@@ -36,6 +36,8 @@ def _commit_with_tickets(tx: Tx, old: Order, new: Order, tickets: list[Ticket], 
 
 @write("order.send", OrderArgs, actor=order_actor)
 def send(tx: Tx, order: Order | None, args: OrderArgs) -> Result:
+    """Send the unsent lines to the kitchen, one ticket per station and course (later courses held);
+    refuses when there is nothing new to send."""
     order = current(order, args)
     new, tickets = kitchen.send(order, repo.now(tx.conn), _ids(tx))
     return _commit_with_tickets(tx, order, new, tickets, "order.sent")
@@ -43,6 +45,7 @@ def send(tx: Tx, order: Order | None, args: OrderArgs) -> Result:
 
 @write("order.fire_course", CourseArgs, actor=order_actor)
 def fire_course(tx: Tx, order: Order | None, args: CourseArgs) -> Result:
+    """Fire the held tickets of every course up to this one; refuses when none are held."""
     order = current(order, args)
     new, fired = kitchen.fire_course(order, args.course, repo.now(tx.conn))
     return _commit_with_tickets(tx, order, new, fired, "order.course_fired")
@@ -50,6 +53,8 @@ def fire_course(tx: Tx, order: Order | None, args: CourseArgs) -> Result:
 
 @write("order.void_item", VoidArgs, actor=order_actor)
 def void_item(tx: Tx, order: Order | None, args: VoidArgs) -> Result:
+    """Void a sent line with a reason, sending a VOID ticket to its station if it has one; refuses an
+    unsent line (remove it instead) or one already void."""
     order = current(order, args)
     new, line = actions.void_line(order, str(args.line_id), args.reason, tx.approved_by or tx.principal.staff_id)
     tickets: list[Ticket] = []
@@ -69,21 +74,25 @@ def _move(tx: Tx, order: Order | None, args: TicketArgs, move: str) -> Result:
 
 @write("kitchen.start", TicketArgs, actor=order_actor)
 def start(tx: Tx, order: Order | None, args: TicketArgs) -> Result:
+    """Mark a ticket as being prepared; refuses one that is not `sent`."""
     return _move(tx, order, args, "start")
 
 
 @write("kitchen.bump", TicketArgs, actor=order_actor)
 def bump(tx: Tx, order: Order | None, args: TicketArgs) -> Result:
+    """Bump a ticket as ready; refuses one that is held or already ready."""
     return _move(tx, order, args, "bump")
 
 
 @write("kitchen.recall", TicketArgs, actor=order_actor)
 def recall(tx: Tx, order: Order | None, args: TicketArgs) -> Result:
+    """Bring a bumped ticket back to preparing; refuses one that is not ready."""
     return _move(tx, order, args, "recall")
 
 
 @write("order.mark_ready", OrderArgs, actor=order_actor)
 def mark_ready(tx: Tx, order: Order | None, args: OrderArgs) -> Result:
+    """Mark every sent or preparing order ticket ready; refuses when nothing is being prepared."""
     order = current(order, args)
     new, tickets = kitchen.mark_ready(order, repo.now(tx.conn))
     result = commit(tx, order, new, "order.ready")
@@ -94,6 +103,7 @@ def mark_ready(tx: Tx, order: Order | None, args: OrderArgs) -> Result:
 
 @write("order.mark_served", OrderArgs, actor=order_actor)
 def mark_served(tx: Tx, order: Order | None, args: OrderArgs) -> Result:
+    """Mark the order as served at the table; refuses one with nothing sent to the kitchen."""
     order = current(order, args)
     if order.kitchen_status is KitchenStatus.NONE:
         raise Conflict("nothing was sent to the kitchen", reason="nothing_to_serve")
@@ -102,6 +112,8 @@ def mark_served(tx: Tx, order: Order | None, args: OrderArgs) -> Result:
 
 @write("order.print_bill", OrderArgs, actor=order_actor)
 def print_bill(tx: Tx, order: Order | None, args: OrderArgs) -> tuple[dict[str, Any], Order | None]:
+    """Queue the bill for printing and reply with the print job's id and the order;
+    refuses an order with nothing to bill."""
     order = current(order, args)
     if not order.live_lines:
         raise Conflict("the order has nothing to bill", reason="empty_order")

@@ -69,6 +69,7 @@ class Modifier:
     price_delta: int
 
     def view(self) -> dict[str, Any]:
+        """The modifier as terminals see it."""
         return {"option_id": self.option_id, "group_id": self.group_id, "group": self.group_name,
                 "name": self.name, "price_delta": self.price_delta}
 
@@ -111,9 +112,11 @@ class Line:
         return split_line_gross(self.full_gross, parts)[index]
 
     def vat_rate(self, kind: OrderKind) -> str:
+        """The line's VAT rate for this kind of order: the eat-in rate for dine-in, else takeaway."""
         return self.vat_eat_in if kind is OrderKind.DINE_IN else self.vat_takeaway
 
     def view(self) -> dict[str, Any]:
+        """The line as terminals see it."""
         return {
             "line_id": self.id, "item_id": self.item_id, "name": self.name, "unit_price": self.unit_price,
             "quantity": self.quantity, "modifiers": [m.view() for m in self.modifiers], "note": self.note,
@@ -127,6 +130,7 @@ class Line:
 
 
 def discount_view(discount: Discount, reason: str) -> dict[str, Any]:
+    """A discount and its reason as terminals see them."""
     return {"kind": discount.kind, "value": discount.value, "reason": reason}
 
 
@@ -144,6 +148,7 @@ class Ticket:
     bumped_at: datetime | None = None
 
     def view(self, order: "Order") -> dict[str, Any]:
+        """The ticket as kitchen screens see it, with its order's number and table."""
         return {
             "ticket_id": self.id, "order_id": order.id, "order_number": order.number, "table_id": order.table_id,
             "station": self.station, "course": self.course, "kind": self.kind, "status": str(self.status),
@@ -185,12 +190,15 @@ class Order:
 
     @property
     def editable(self) -> bool:
+        """Whether the order is still open to changes."""
         return self.status is OrderStatus.OPEN
 
     def line(self, line_id: str) -> Line | None:
+        """The line with this id, or None."""
         return next((ln for ln in self.lines if ln.id == line_id), None)
 
     def ticket(self, ticket_id: str) -> Ticket | None:
+        """The ticket with this id, or None."""
         return next((t for t in self.tickets if t.id == ticket_id), None)
 
     @property
@@ -210,9 +218,11 @@ class Order:
         return totals
 
     def with_changes(self, **changes: Any) -> "Order":
+        """A copy of the order with these fields changed (orders are frozen)."""
         return replace(self, **changes)
 
     def view(self) -> dict[str, Any]:
+        """The order as terminals see it: its lines, tickets, totals and what is still due."""
         totals = self.totals()
         return {
             "order_id": self.id, "number": self.number, "business_date": self.business_date.isoformat(),

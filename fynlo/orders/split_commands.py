@@ -20,6 +20,8 @@ from fynlo.orders.model import Order
 
 @write("order.split", SplitArgs, actor=order_actor)
 def split(tx: Tx, order: Order | None, args: SplitArgs) -> Result:
+    """Split the order into new orders by lines or by seats (a line in several parts is divided evenly);
+    refuses an order with payments, a part with no lines, or a part's id already in use."""
     order = current(order, args)
     if order.paid:
         # what was paid belongs to the whole bill: refund it, or split before anyone pays
@@ -55,6 +57,7 @@ def split(tx: Tx, order: Order | None, args: SplitArgs) -> Result:
 
 @write("order.merge", MergeArgs, actor=order_actor)
 def merge(tx: Tx, order: Order | None, args: MergeArgs) -> Result:
+    """Move every line of another open order onto this one and cancel the other; refuses one with payments."""
     target = current(order, args)
     source = repo.load(tx.conn, tx.venue_id, str(args.from_order_id), lock=True)
     if source is None:

@@ -44,6 +44,7 @@ def due(tx: Tx, order: Order, held: Later[int] | None = None) -> int:
 
 
 def check_amount(amount: int, owed: int) -> None:
+    """Refuse a payment when the order owes nothing, or an amount more than it owes."""
     if owed <= 0:
         raise Conflict("the order is already paid (or being paid)", reason="nothing_due", due=owed)
     if amount > owed:
@@ -75,6 +76,8 @@ def till_for(tx: Tx, till_id: Any) -> dict[str, Any]:
 
 
 def till_for_later(tx: Tx, till_id: Any) -> Later[dict[str, Any]]:
+    """`till_for` without waiting: the read goes now, the till when the returned call asks;
+    that refuses a till that is not open, or no open till on this terminal."""
     if till_id is not None:
         return ledger.lock_open_till_later(tx.conn, tx.venue_id, str(till_id))
     sent = ledger.open_till_for_terminal_later(tx.conn, tx.venue_id, tx.principal.terminal_id)
@@ -117,6 +120,8 @@ _IN_PROGRESS = {Method.CARD: "a card payment is already in progress on this orde
 
 @write("payment.cash", CashArgs, actor=order_actor)
 def cash(tx: Tx, order: Order | None, args: CashArgs) -> Result:
+    """Take cash for the order into a till, record the change and open the drawer; refuses a payment id
+    already used, more than the order owes (paying its cash-rounded balance settles it), or no open till."""
     order = payable(order)
     # Three reads sent together: one wait for PostgreSQL, not three.
     found = existing_later(tx, args, Method.CASH, amount=args.amount, tendered=args.tendered, tip=args.tip)
@@ -148,12 +153,15 @@ def cash(tx: Tx, order: Order | None, args: CashArgs) -> Result:
 
 @query("payment.quote", QuoteArgs)
 def payment_quote(conn: Any, principal: Principal, args: QuoteArgs) -> dict[str, Any]:
+    """For each method, what the customer pays for this amount (with any surcharge) and what
+    the venue pays in fees."""
     settings = read_venue(conn, principal.venue_id).settings
     return {"amount": args.amount, "currency": settings.currency, "methods": quote(args.amount, fee_rates(settings))}
 
 
 @query("payment.list", ListArgs)
 def payment_list(conn: Any, principal: Principal, args: ListArgs) -> dict[str, Any]:
+    """The order's payments and refunds; refuses an unknown order."""
     order = orders.load(conn, principal.venue_id, str(args.order_id))
     if order is None:
         raise NotFound("no such order")

@@ -95,16 +95,26 @@ class OpenBankingProvider(Protocol):
     """What the payment code needs from a bank; HttpBank is the one implementation, the sim its peer."""
 
     async def create_request(self, *, key: str, amount: int, currency: str, reference: str,
-                             expires_at: datetime, metadata: dict[str, str]) -> BankRequest: ...
+                             expires_at: datetime, metadata: dict[str, str]) -> BankRequest:
+        """Create a payment request; a retry with the same `key` gets the same one."""
+        ...
 
-    async def retrieve_request(self, request_id: str) -> BankRequest: ...
+    async def retrieve_request(self, request_id: str) -> BankRequest:
+        """The request as the bank sees it now."""
+        ...
 
-    async def refund(self, request_id: str, *, amount: int, key: str, reference: str) -> BankRefund: ...
+    async def refund(self, request_id: str, *, amount: int, key: str, reference: str) -> BankRefund:
+        """Refund part or all of a paid request; a retry with the same `key` gets the same refund."""
+        ...
 
     def verify_callback(self, payload: bytes, signature: str | None, *,
-                        tolerance_s: int = 300) -> dict[str, Any]: ...
+                        tolerance_s: int = 300) -> dict[str, Any]:
+        """The callback's JSON once its signature checks out; raises BadSignature otherwise."""
+        ...
 
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        """Release the provider's connections."""
+        ...
 
 
 class HttpBank:
@@ -168,6 +178,7 @@ class HttpBank:
         return event
 
     async def aclose(self) -> None:
+        """Close the HTTP client and its connections."""
         await self._http.aclose()
 
     @staticmethod

@@ -40,6 +40,8 @@ def _result(payment: dict[str, Any], order: Order) -> dict[str, Any]:
 
 @write("payment.qr_start", QrStartArgs, actor=order_actor)
 def qr_start(tx: Tx, order: Order | None, args: QrStartArgs) -> Result:
+    """Start a QR payment: record it pending, ask the bank for a request and reply with its URL and
+    QR code; refuses more than the order owes, a QR already waiting, or a payment id used for another."""
     order = payable(order)
     found = existing_later(tx, args, Method.OPEN_BANKING, amount=args.amount)
     start = starting_later(tx, order, Method.OPEN_BANKING)

@@ -47,6 +47,7 @@ def insert(conn: Any, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def get(conn: Any, venue_id: str, payment_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+    """The payment, or None (also for another venue's); `lock` takes its row lock."""
     return get_later(conn, venue_id, payment_id, lock=lock)()
 
 
@@ -57,14 +58,17 @@ def get_later(conn: Any, venue_id: str, payment_id: str, *, lock: bool = False) 
 
 
 def by_provider_ref(conn: Any, method: str, ref: str) -> dict[str, Any] | None:
+    """The payment the provider of `method` knows by `ref`, or None."""
     return conn.execute("SELECT * FROM payments WHERE method = %s AND provider_ref = %s", (method, ref)).fetchone()
 
 
 def for_order(conn: Any, order_id: str) -> list[dict[str, Any]]:
+    """Every payment of the order, oldest first."""
     return for_order_later(conn, order_id)()
 
 
 def for_order_later(conn: Any, order_id: str) -> Later[list[dict[str, Any]]]:
+    """`for_order` without waiting: the statement goes now, the answer when the returned call asks."""
     return conn.execute("SELECT * FROM payments WHERE order_id = %s ORDER BY created_at, id", (order_id,)).fetchall
 
 
@@ -105,12 +109,15 @@ def next_receipt_number(conn: Any, venue_id: str) -> int:
 
 
 def next_receipt_number_later(conn: Any, venue_id: str) -> Later[int]:
+    """`next_receipt_number` without waiting: the statement goes now, the number when
+    the returned call asks."""
     sent = conn.execute("UPDATE venues SET last_receipt = last_receipt + 1 WHERE id = %s RETURNING last_receipt",
                         (venue_id,))
     return lambda: int(sent.fetchone()["last_receipt"])
 
 
 def insert_refund(conn: Any, row: dict[str, Any]) -> dict[str, Any]:
+    """Add a refund; return it as stored."""
     return conn.execute(
         "INSERT INTO refunds (id, venue_id, payment_id, order_id, amount, status, reason, till_id, approved_by,"
         " staff_id) VALUES (%(id)s, %(venue_id)s, %(payment_id)s, %(order_id)s, %(amount)s, %(status)s,"
@@ -118,16 +125,19 @@ def insert_refund(conn: Any, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_refund(conn: Any, refund_id: str) -> dict[str, Any] | None:
+    """The refund, or None."""
     return conn.execute("SELECT * FROM refunds WHERE id = %s", (refund_id,)).fetchone()
 
 
 def update_refund(conn: Any, refund_id: str, **changes: Any) -> dict[str, Any]:
+    """Change a refund; return it as stored."""
     sets = ", ".join(f"{k} = %({k})s" for k in changes)
     return conn.execute(f"UPDATE refunds SET {sets} WHERE id = %(_id)s RETURNING *",
                         {**changes, "_id": refund_id}).fetchone()
 
 
 def refunds_pending(conn: Any, payment_id: str) -> int:
+    """What the payment's pending refunds add up to."""
     row = conn.execute("SELECT coalesce(sum(amount), 0) AS s FROM refunds WHERE payment_id = %s AND status = 'pending'",
                        (payment_id,)).fetchone()
     return int(row["s"])
@@ -155,6 +165,7 @@ def view(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def refund_view(row: dict[str, Any]) -> dict[str, Any]:
+    """A refund as terminals see it."""
     return {
         "refund_id": str(row["id"]), "payment_id": str(row["payment_id"]), "order_id": str(row["order_id"]),
         "amount": row["amount"], "status": row["status"], "reason": row["reason"],

@@ -51,6 +51,8 @@ class Publisher:
             pass  # a full backlog is read from the table anyway
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Publish the venue's events in seq order until cancelled: first a tick of where the venue stands,
+        then each event, reading any seq that does not arrive back from the events table."""
         current = await self._db.run(lambda conn: venue_seq(conn, self.venue_id))
         self._next = current + 1
         task_status.started()

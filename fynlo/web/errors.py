@@ -15,6 +15,7 @@ log = logging.getLogger("fynlo.web")
 
 
 def error_body(code: str, message: str, details: dict | None = None) -> dict:
+    """The JSON body of an HTTP error: `{"error": {code, message, details}}`, details only if any."""
     body: dict = {"code": code, "message": message}
     if details:
         body["details"] = details
@@ -22,6 +23,7 @@ def error_body(code: str, message: str, details: dict | None = None) -> dict:
 
 
 def install(app: Quart) -> None:
+    """Make `app` answer every error (domain, request validation, HTTP or unexpected) with such a body."""
     @app.errorhandler(FynloError)
     async def domain_error(exc: FynloError):  # type: ignore[no-untyped-def]
         headers = {}
