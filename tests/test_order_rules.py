@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import date, datetime, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fynlo.money import percent_of
 from fynlo.orders import actions, kitchen
 from fynlo.orders.model import KitchenStatus, Line, LineState, Order, OrderKind, TicketStatus
-from fynlo.orders.totals import Discount
+from fynlo.orders.totals import Discount, Gratuity, ServiceCharge
 
 NOW = datetime(2026, 11, 22, 19, 0, tzinfo=timezone.utc)
 
@@ -39,12 +41,18 @@ def lines(draw: st.DrawFn) -> list[Line]:
     return out
 
 
+RATES = st.integers(0, 2500).map(lambda bp: f"{bp // 100}.{bp % 100:02d}")
+SERVICE = st.one_of(st.none(), st.builds(ServiceCharge, RATES, st.booleans()))
+GRATUITY = st.one_of(st.none(), st.builds(Gratuity, percent=RATES), st.builds(Gratuity, amount=st.integers(0, 5000)))
+
+
 @settings(max_examples=300, deadline=None)
 @given(lines(), st.one_of(st.none(), st.integers(0, 100).map(lambda p: Discount("percent", f"{p}.00"))),
-       st.integers(1, 4), st.data())
+       st.integers(1, 4), SERVICE, GRATUITY, st.data())
 def test_the_parts_of_a_split_sum_to_the_original(lines: list[Line], discount: Discount | None, parts: int,
+                                                   service: ServiceCharge | None, gratuity: Gratuity | None,
                                                    data: st.DataObject) -> None:
-    order = _order(lines, discount)
+    order = replace(_order(lines, discount), service_charge=service, gratuity=gratuity)
     part_ids = [order.id] + [str(uuid.uuid4()) for _ in range(parts)]
     assignment = [(pid, set()) for pid in part_ids]
     for line in lines:
@@ -52,9 +60,14 @@ def test_the_parts_of_a_split_sum_to_the_original(lines: list[Line], discount: D
         for owner in owners:
             assignment[owner][1].add(line.id)
     remaining, moved = actions.split(order, [(pid, ids) for pid, ids in assignment if ids])
-    orders = [remaining] + [_order(list(ls)) for ls in moved.values()]
+    orders = actions.share_charges(order, [remaining] + [_order(list(ls)) for ls in moved.values()])
     original = order.totals()
-    assert sum(o.totals().after_discounts for o in orders) == original.after_discounts
+    for figure in ("after_discounts", "service_charge", "gratuity", "total"):
+        assert sum(getattr(o.totals(), figure) for o in orders) == getattr(original, figure), figure
+    # each bill's charge is within a penny of its rate applied to its own lines
+    for o in orders:
+        if service is not None:
+            assert abs(o.totals().service_charge - percent_of(o.totals().after_discounts, service.rate)) <= 1
     # Each order's VAT is found once per rate band and rounded there, so the parts' VAT may
     # differ from the original's by up to half a penny for every band rounded, theirs and its.
     rounded = sum(len(o.totals().vat) for o in orders) + len(original.vat)

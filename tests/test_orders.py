@@ -261,18 +261,23 @@ async def test_transfer_and_merge(server: str, db: Database, venue: VenueKit) ->
     assert await footprint(db, venue.venue_id, b) == before
 
 
-async def test_split_by_lines_and_by_seats_adds_up(server: str, venue: VenueKit) -> None:
+async def test_split_by_lines_and_by_seats_adds_up(server: str, db: Database, venue: VenueKit) -> None:
     w = Waiter(server, venue)
     order_id = await w.open("10", covers=3)
     wine = (await w.add(order_id, "House red", ("Size", "Bottle")))["lines"][-1]["line_id"]  # 750 + 1600 = 2350, shared
     fish = (await w.add(order_id, "Fish & chips", seat=1))["lines"][-1]["line_id"]
     pie = (await w.add(order_id, "Pie of the day", seat=2))["lines"][-1]["line_id"]
-    before = await w.ok("order.apply_discount", order_id=order_id, kind="percent", value="10.00", reason="birthday")
+    await w.ok("order.apply_discount", order_id=order_id, kind="percent", value="10.00", reason="birthday")
+    before = await w.ok("order.set_gratuity", order_id=order_id, percent="12.50")
     part_a, part_b = new_id(), new_id()
     result = await w.ok("order.split", order_id=order_id, parts=[
         {"order_id": part_a, "line_ids": [fish, wine]}, {"order_id": part_b, "line_ids": [pie, wine]}])
     orders = [result["order"], *result["created"]]
-    assert sum(o["totals"]["total"] for o in orders) == before["totals"]["total"]
+    for figure in ("total", "gratuity", "after_discounts"):
+        assert sum(o["totals"][figure] for o in orders) == before["totals"][figure], figure
+    stored = await db.run(lambda c: c.execute("SELECT sum(total) AS s FROM orders WHERE id = ANY(%s::uuid[])",
+                                              ([o["order_id"] for o in orders],)).fetchone())
+    assert stored["s"] == before["totals"]["total"]
     assert result["order"]["lines"] == [] and {o["order_id"] for o in result["created"]} == {part_a, part_b}
     shares = [ln for o in result["created"] for ln in o["lines"] if ln["name"] == "House red"]
     assert sorted(ln["gross"] for ln in shares) == [1175, 1175]

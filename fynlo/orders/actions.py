@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Iterable, Sequence
 
 from fynlo.errors import Conflict, NotFound, ValidationError
-from fynlo.money import split_evenly
+from fynlo.money import allocate, percent_of, split_evenly
 from fynlo.orders.model import Line, LineState, Order, OrderStatus, PaymentStatus
-from fynlo.orders.totals import Discount, check_discount, line_discount
+from fynlo.orders.totals import Discount, Gratuity, check_discount, line_discount
 
 
 def require_open(order: Order | None) -> Order:
@@ -163,6 +163,28 @@ def split(order: Order, parts: Sequence[tuple[str, set[str]]]) -> tuple[Order, d
         for owner, piece in zip(owners, pieces):
             (kept if owner == order.id else moved[owner]).append(piece)
     return replace(order, lines=tuple(kept)), {k: tuple(v) for k, v in moved.items()}
+
+
+def share_charges(original: Order, bills: Sequence[Order]) -> list[Order]:
+    """The bills a split made of `original` (what it kept first), each with its share of the
+    original's service charge and gratuity, in proportion to what its lines come to, so that
+    the bills add up to the original penny for penny. A percent stays a percent (lines added
+    later are charged too), with the pennies its rounding moved kept as `rounding`; a gratuity
+    set as an amount is divided as amounts."""
+    before = original.totals()
+    bases = [replace(bill, service_charge=None, gratuity=None).totals().after_discounts for bill in bills]
+    charges = allocate(before.service_charge, bases)
+    tips = allocate(before.gratuity, bases)
+    out = []
+    for bill, base, charge, tip in zip(bills, bases, charges, tips):
+        service, gratuity = original.service_charge, original.gratuity
+        if service is not None:
+            service = replace(service, rounding=charge - percent_of(base, service.rate))
+        if gratuity is not None:
+            gratuity = (Gratuity(amount=tip) if gratuity.percent is None else
+                        replace(gratuity, rounding=tip - percent_of(base, gratuity.percent)))
+        out.append(replace(bill, service_charge=service, gratuity=gratuity))
+    return out
 
 
 def lines_for_seats(order: Order, parts: Sequence[tuple[str, set[int]]]) -> list[tuple[str, set[str]]]:

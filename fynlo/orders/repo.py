@@ -105,8 +105,8 @@ def load(conn: Any, venue_id: str, order_id: str, *, lock: bool = False) -> Orde
         payment_status=PaymentStatus(row["payment_status"]), kitchen_status=KitchenStatus(row["kitchen_status"]),
         current_course=row["current_course"], lines=tuple(_line(r) for r in lines.fetchall()),
         tickets=tuple(_ticket(r) for r in tickets.fetchall()), discount=discount, discount_reason=reason,
-        service_charge=ServiceCharge(sc["rate"], sc["mandatory"]) if sc else None,
-        gratuity=Gratuity(gr.get("percent"), gr.get("amount")) if gr else None,
+        service_charge=ServiceCharge(sc["rate"], sc["mandatory"], sc.get("rounding", 0)) if sc else None,
+        gratuity=Gratuity(gr.get("percent"), gr.get("amount"), gr.get("rounding", 0)) if gr else None,
         paid=row["paid"], closed_at=row["closed_at"], cancel_reason=row["cancel_reason"] or "", related=row["related"],
     )
 
@@ -126,8 +126,10 @@ def _order_params(order: Order) -> dict[str, Any]:
         "payment_status": str(order.payment_status), "kitchen_status": str(order.kitchen_status),
         "version": order.version, "current_course": order.current_course,
         "discount": _jsonb(_discount_doc(order.discount, order.discount_reason)),
-        "service_charge": None if sc is None else Jsonb({"rate": sc.rate, "mandatory": sc.mandatory}),
-        "gratuity": None if gr is None else Jsonb({"percent": gr.percent, "amount": gr.amount}),
+        "service_charge": None if sc is None else Jsonb({"rate": sc.rate, "mandatory": sc.mandatory,
+                                                        **({"rounding": sc.rounding} if sc.rounding else {})}),
+        "gratuity": None if gr is None else Jsonb({"percent": gr.percent, "amount": gr.amount,
+                                                   **({"rounding": gr.rounding} if gr.rounding else {})}),
         "total": order.totals().total, "paid": order.paid, "closed_at": order.closed_at,
         "cancel_reason": order.cancel_reason or None, "related": Jsonb(order.related), "opened_by": order.opened_by,
         "opened_at": order.opened_at,

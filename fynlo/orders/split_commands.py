@@ -44,10 +44,11 @@ def split(tx: Tx, order: Order | None, args: SplitArgs) -> Result:
         part = Order(id=order_id, venue_id=tx.venue_id, number=repo.next_number(tx.conn, tx.venue_id, day),
                      business_date=day, kind=order.kind, table_id=order.table_id, covers=0, version=0,
                      opened_by=tx.principal.staff_id, opened_at=now, current_course=order.current_course,
-                     kitchen_status=order.kitchen_status, service_charge=order.service_charge,
+                     kitchen_status=order.kitchen_status,
                      lines=tuple(replace(ln, position=i) for i, ln in enumerate(lines)),
                      related={"split_from": order.id})
         created.append(part)
+    remaining, *created = actions.share_charges(order, [remaining, *created])
     # the source first: the moved lines leave it before the new orders claim them
     result = commit(tx, order, replace(remaining, related={**order.related, "split_into": list(moved)}),
                     "order.split")

@@ -78,6 +78,7 @@ class ServiceCharge:
 
     rate: str
     mandatory: bool
+    rounding: int = 0   # pennies a split moved here so that its bills add up (fynlo/orders/actions.py, `split`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,7 @@ class Gratuity:
 
     percent: str | None = None
     amount: int | None = None
+    rounding: int = 0   # as ServiceCharge's, for a percent
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +236,8 @@ def compute(
     """
     discounted = _discount(_by_line_id(lines), order_discount)
     after_discounts = sum(d.net for d in discounted)
-    charge = percent_of(after_discounts, service_charge.rate) if service_charge else 0
+    charge = _percent_and_rounding(after_discounts, service_charge.rate, service_charge.rounding) \
+        if service_charge else 0
     vat_bearing = charge if service_charge and service_charge.mandatory else 0
     bands, line_vat = _vat_bands(discounted, vat_bearing)
     by_id = {d.line.line_id: _line_total(d, line_vat[d.line.line_id]) for d in discounted}
@@ -318,6 +321,11 @@ def _line_total(d: _Discounted, vat: int) -> LineTotal:
     )
 
 
+def _percent_and_rounding(base: int, rate: str, rounding: int) -> int:
+    """A percent of `base`, plus the pennies a split moved here, never below zero."""
+    return max(0, percent_of(base, rate) + rounding)
+
+
 def _gratuity(base: int, gratuity: Gratuity | None) -> int:
     """The order gratuity: a percent of the discounted subtotal, or the amount as set.
 
@@ -327,7 +335,7 @@ def _gratuity(base: int, gratuity: Gratuity | None) -> int:
     if gratuity is None:
         return 0
     if gratuity.percent is not None and gratuity.amount is None:
-        return percent_of(base, gratuity.percent)
+        return _percent_and_rounding(base, gratuity.percent, gratuity.rounding)
     if gratuity.percent is None and _is_minor_units(gratuity.amount):
         return gratuity.amount
     raise ValidationError(
