@@ -189,14 +189,26 @@ async def test_the_sweep_settles_old_holds(pay: Payments, db: Database, venue: V
         held = (await c.card(order_id, 5000, capture="manual"))["result"]
         await pay.stripe.customer_pays(intent_id(held))
         tabs[order_id] = held
+    online, online_total = await c.order_for("Pint of IPA", table="3")
+    in_app = (await c.card(online, 5000, capture="manual", present=False))["result"]
+    await pay.stripe.customer_pays(intent_id(in_app))
     await c.cash(settled, settled_total)                                     # this one owes nothing now
     await pay.sweep()
     assert {o: (await payment_row(db, t["payment_id"]))["status"] for o, t in tabs.items()} == \
         {owing: "authorised", settled: "authorised"}                          # not old yet
-    await db.run(lambda conn: conn.execute(
-        "UPDATE payments SET created_at = now() - interval '145 hours' WHERE id = ANY(%s::uuid[])",
-        ([t["payment_id"] for t in tabs.values()],)))
+
+    async def age(hours: int, *payments: dict) -> None:
+        await db.run(lambda conn: conn.execute(
+            "UPDATE payments SET created_at = now() - make_interval(hours => %s) WHERE id = ANY(%s::uuid[])",
+            (hours, [p["payment_id"] for p in payments])))
+
+    # a card presented in person may lapse after 2 days (most brands): settled well before that
+    await age(41, *tabs.values(), in_app)
     await pay.sweep()
+    assert (await payment_row(db, in_app["payment_id"]))["status"] == "authorised"   # online: 7 days
+    await age(145, in_app)
+    await pay.sweep()
+    assert (await payment_row(db, in_app["payment_id"]))["captured"] == online_total
     captured = await payment_row(db, tabs[owing]["payment_id"])
     released = await payment_row(db, tabs[settled]["payment_id"])
     assert (captured["status"], captured["captured"]) == ("succeeded", owing_total)
