@@ -255,6 +255,31 @@ async def test_a_card_refund_goes_back_through_stripe(pay: Payments, db: Databas
     assert sum(r["amount"] for r in pay.stripe.refunds.values()) == total + 100
 
 
+async def test_a_refund_whose_answer_was_lost_is_finished_by_the_sweep_once(pay: Payments, db: Database,
+                                                                            venue: VenueKit) -> None:
+    c = Cashier(pay.server, venue)
+    order_id, total = await c.order_for("Scotch egg")
+    started = (await c.card(order_id, total))["result"]
+    await pay.stripe.customer_pays(intent_id(started))
+    pay.stripe.fail_next("timeout", path_prefix="/v1/refunds")   # Stripe refunds; its answer never comes
+    lost = await c.refund(order_id, 300, payment_id=started["payment_id"])
+    assert lost["error"]["code"] == "unavailable" and len(pay.stripe.refunds) == 1
+    [part] = await rows(db, "SELECT id, status FROM refunds WHERE order_id = %s", order_id)
+    assert part["status"] == "pending"
+    await pay.sweep()                                                # not yet: the terminal may still retry
+    assert (await rows(db, "SELECT status FROM refunds WHERE id = %s", part["id"]))[0]["status"] == "pending"
+    await db.run(lambda conn: conn.execute(
+        "UPDATE refunds SET created_at = now() - interval '3 minutes' WHERE id = %s", (part["id"],)))
+    await pay.sweep()
+    [done] = await rows(db, "SELECT status, receipt_number FROM refunds WHERE id = %s", part["id"])
+    assert done["status"] == "succeeded" and done["receipt_number"] is not None
+    assert len(pay.stripe.refunds) == 1 and (await payment_row(db, started["payment_id"]))["refunded"] == 300
+    assert (await c.ok("order.get", order_id=order_id))["payment_status"] == "part_refunded"
+    await pay.sweep()                                                # finished once, never twice
+    assert len(stripe_posts(pay.stripe, "/v1/refunds")) == 2         # the lost call and the sweep's, one key
+    assert len(set(stripe_posts(pay.stripe, "/v1/refunds"))) == 1
+
+
 async def test_a_split_bill_is_refunded_the_way_it_was_paid(pay: Payments, db: Database, venue: VenueKit) -> None:
     c = Cashier(pay.server, venue)
     till_id = await c.open_till(5000)

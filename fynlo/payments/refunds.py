@@ -7,15 +7,21 @@ or is being refunded. Cash comes out of an open till in this transaction (the dr
 hold it); card and open-banking parts go back through Stripe and the bank outside the order's
 mailbox, each with an idempotency key that is the refund part's id. Each part that succeeds
 prints a refund receipt with the venue's next receipt number.
+
+A part left `pending` (the provider did not answer in time, or the server died before it
+recorded the answer) is finished by the terminal sending the same refund again, or else by the
+payments sweep (`RESUME_REFUND`): the same call with the same key, which the provider answers
+as it did the first time, so nothing is refunded twice.
 """
 
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 from fynlo.commands.calls import OutsideCall
-from fynlo.commands.spec import write
+from fynlo.commands.spec import Args, CommandSpec, write
 from fynlo.commands.unit import Tx
 from fynlo.errors import Conflict, FynloError, NotFound, ProviderUnavailable, ValidationError
 from fynlo.orders.commands import Result, order_actor
@@ -42,27 +48,52 @@ def refund(tx: Tx, order: Order | None, args: RefundArgs) -> Result:
     waiting = [p for p in parts if p["status"] == "pending"]
     if not waiting:
         return _finished(tx, order, parts)
-    payments = {str(p["payment_id"]): repo.get(tx.conn, tx.venue_id, str(p["payment_id"])) for p in waiting}
+    return OutsideCall(run=partial(_send, tx.venue_id, waiting, _payments(tx, waiting)), finish=_returned), order
 
-    async def send(providers: Any) -> dict[str, Any]:
-        answers: dict[str, Any] = {}
-        for part in waiting:
-            payment = payments[str(part["payment_id"])]
-            assert payment is not None
-            try:
-                if payment["method"] == Method.CARD:
-                    answers[str(part["id"])] = await providers.stripe.refund(
-                        payment["provider_ref"], amount=part["amount"], key=f"fynlo-refund-{part['id']}",
-                        metadata={"venue_id": tx.venue_id, "refund_id": str(part["id"])})
-                else:
-                    answers[str(part["id"])] = await providers.bank.refund(
-                        payment["provider_ref"], amount=part["amount"], key=f"fynlo-refund-{part['id']}",
-                        reference=f"R-{str(part['id'])[:8]}")
-            except FynloError as exc:
-                answers[str(part["id"])] = exc
-        return answers
 
-    return OutsideCall(run=send, finish=_returned), order
+class PendingPart(Args):
+    order_id: str
+    refund_part_id: str
+
+
+def resume_refund(tx: Tx, order: Order | None, args: PendingPart) -> Result:
+    """Finish a refund part still `pending` (module docstring); a part already settled is left as it is."""
+    part = repo.get_refund(tx.conn, args.refund_part_id)
+    if order is None or part is None or str(part["order_id"]) != order.id:
+        raise NotFound("no such refund on this order")
+    if part["status"] != "pending":
+        return {"parts": [repo.refund_view(part)]}, order
+    return OutsideCall(run=partial(_send, tx.venue_id, [part], _payments(tx, [part])), finish=_resumed), order
+
+
+RESUME_REFUND = CommandSpec("payment.resume_refund", PendingPart, handler=resume_refund, actor_key=order_actor)
+
+
+def _payments(tx: Tx, parts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The payments `parts` give back, read in the command's transaction for the call after it."""
+    payments = {str(p["payment_id"]): repo.get(tx.conn, tx.venue_id, str(p["payment_id"])) for p in parts}
+    return {pid: payment for pid, payment in payments.items() if payment is not None}
+
+
+async def _send(venue_id: str, parts: list[dict[str, Any]], payments: dict[str, dict[str, Any]],
+                providers: Any) -> dict[str, Any]:
+    """Each pending part back through its payment's provider, keyed by the part's id: the answer
+    for each part, or the error it met."""
+    answers: dict[str, Any] = {}
+    for part in parts:
+        payment = payments[str(part["payment_id"])]
+        try:
+            if payment["method"] == Method.CARD:
+                answers[str(part["id"])] = await providers.stripe.refund(
+                    payment["provider_ref"], amount=part["amount"], key=f"fynlo-refund-{part['id']}",
+                    metadata={"venue_id": venue_id, "refund_id": str(part["id"])})
+            else:
+                answers[str(part["id"])] = await providers.bank.refund(
+                    payment["provider_ref"], amount=part["amount"], key=f"fynlo-refund-{part['id']}",
+                    reference=f"R-{str(part['id'])[:8]}")
+        except FynloError as exc:
+            answers[str(part["id"])] = exc
+    return answers
 
 
 def _parts(tx: Tx, order: Order, args: RefundArgs) -> list[dict[str, Any]]:
@@ -136,6 +167,29 @@ def _succeed(tx: Tx, order: Order, part: dict[str, Any], provider_ref: str | Non
 def _returned(tx: Tx, order: Order, outcome: dict[str, Any] | FynloError) -> tuple[Any, Order]:
     if isinstance(outcome, FynloError):
         return outcome, order
+    _record(tx, order, outcome)
+    failures = [a for a in outcome.values() if isinstance(a, FynloError)]
+    if failures and len(failures) == len(outcome):
+        _, order = refresh_order(tx, order)
+        return failures[0], order
+    return _finished(tx, order, _made(tx, order, str(tx.command.args["refund_id"])))
+
+
+def _resumed(tx: Tx, order: Order, outcome: dict[str, Any] | FynloError) -> tuple[Any, Order]:
+    if isinstance(outcome, FynloError):
+        return outcome, order
+    _record(tx, order, outcome)
+    [answer] = outcome.values()
+    if isinstance(answer, ProviderUnavailable):
+        return answer, order      # still pending: the next sweep tries again
+    view, order = refresh_order(tx, order)
+    part = repo.get_refund(tx.conn, tx.command.args["refund_part_id"])
+    assert part is not None
+    return {"parts": [repo.refund_view(part)], "order": view}, order
+
+
+def _record(tx: Tx, order: Order, outcome: dict[str, Any]) -> None:
+    """What the provider answered for each part: succeeded, failed, or (unavailable) still pending."""
     for part_id_, answer in outcome.items():
         part = repo.get_refund(tx.conn, part_id_)
         assert part is not None
@@ -146,11 +200,6 @@ def _returned(tx: Tx, order: Order, outcome: dict[str, Any] | FynloError) -> tup
                     tx.emit("payment.refund_failed", {**repo.refund_view(part), "message": answer.message})
             else:
                 _succeed(tx, order, part, answer.id)
-    failures = [a for a in outcome.values() if isinstance(a, FynloError)]
-    if failures and len(failures) == len(outcome):
-        _, order = refresh_order(tx, order)
-        return failures[0], order
-    return _finished(tx, order, _made(tx, order, str(tx.command.args["refund_id"])))
 
 
 def _finished(tx: Tx, order: Order, parts: list[dict[str, Any]]) -> Result:
