@@ -5,7 +5,8 @@ function run in a worker thread under a CapacityLimiter sized to the pool, so a 
 left waiting for a connection. psycopg's async API needs asyncio, which is why (see
 docs/decisions.md). When Trio cancels a call, the running query is cancelled on the server
 (`conn.cancel_safe()`, run outside the limiter so it cannot deadlock when every slot is taken)
-and the connection goes back to the pool at once.
+and the connection goes back to the pool at once. A unit of work whose connection broke before
+its COMMIT left runs again on a fresh connection (PostgreSQL rolled it back; docs/decisions.md).
 
 A unit of work may also run pipelined (`run(work, pipeline=True)`, what the actors use). Its
 statements are sent without waiting for one another and the thread waits only when it reads a
@@ -70,10 +71,12 @@ class Connection(psycopg.Connection[dict[str, Any]]):
     - `read_start`: when a command went on without waiting for its first statement's answer,
       reads it into `memo` (fynlo/commands/unit.py, `Tx.start`); None otherwise.
 
-    `attempt` says which run of the unit of work this is (`_with_retries` sets it; 1 outside).
+    `attempt` says which run of the unit of work this is (`_with_retries` sets it; 1 outside);
+    `commit_sent`, whether its COMMIT has left for the server (then it may have committed).
     """
 
     attempt: int
+    commit_sent: bool
     memo: dict[str, Any]
     before_write: Callable[[], None] | None
     read_start: Callable[[], None] | None
@@ -87,6 +90,7 @@ class Connection(psycopg.Connection[dict[str, Any]]):
 
     def reset_unit(self) -> None:
         self.attempt = 1
+        self.commit_sent = False
         self.memo = {}
         self.before_write = None
         self.read_start = None
@@ -183,6 +187,10 @@ class _Abandoned(Exception):
     """The Trio caller was cancelled before the worker got a connection."""
 
 
+class _LostBeforeCommit(Exception):
+    """The connection broke before the unit of work sent COMMIT: nothing of it committed."""
+
+
 class Database:
     """A psycopg connection pool that Trio code uses one transaction at a time."""
 
@@ -228,14 +236,29 @@ class Database:
         inflight = _InFlight()
         transaction = _pipelined if pipeline else _plain
 
+        def on_connection() -> T:
+            with self._pool.connection() as conn:
+                inflight.attach(conn)
+                try:
+                    return _with_retries(conn, work, transaction)
+                finally:
+                    inflight.detach()
+
         def in_thread() -> T:
             try:
-                with self._pool.connection() as conn:
-                    inflight.attach(conn)
+                for _ in range(_ATTEMPTS - 1):
                     try:
-                        return _with_retries(conn, work, transaction)
-                    finally:
-                        inflight.detach()
+                        return on_connection()
+                    except _LostBeforeCommit:
+                        # PostgreSQL rolled the transaction back when the connection went; its
+                        # idle siblings likely went with it (a restart, a network cut).
+                        log.warning("a database connection was lost mid-transaction; running it again")
+                        self._pool.check()
+                return on_connection()
+            except _LostBeforeCommit:
+                if inflight.cancelled:
+                    raise _Abandoned from None
+                raise Unavailable("the database is not reachable") from None
             except PoolTimeout:
                 raise Unavailable("the database is not reachable") from None
             except psycopg.OperationalError as exc:
@@ -271,6 +294,8 @@ def _with_retries(conn: Connection, work: Work[T], transaction: Transaction[T]) 
         try:
             return transaction(conn, work)
         except psycopg.errors.OperationalError as exc:
+            if conn.broken and not conn.commit_sent:
+                raise _LostBeforeCommit from exc
             if exc.sqlstate not in _RETRY_SQLSTATES or attempt == _ATTEMPTS:
                 raise
         finally:
@@ -282,6 +307,7 @@ def _plain(conn: Connection, work: Work[T]) -> T:
     try:
         with conn.transaction():
             result = work(conn)
+            conn.commit_sent = True
     except psycopg.Error as exc:
         _raise_translated(conn, exc)
         raise
@@ -295,6 +321,7 @@ def _pipelined(conn: Connection, work: Work[T]) -> T:
             conn.execute("BEGIN")
             result = work(conn)
             conn.before_write = None  # COMMIT is no write to take the venue for
+            conn.commit_sent = True
             conn.execute("COMMIT")
     except BaseException as exc:
         if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
