@@ -35,13 +35,14 @@ async def running_services(settings: Settings, database_url: str) -> AsyncIterat
     """Everything but the HTTP listener, started in order and stopped in reverse."""
     async with (
         Database.open(database_url, size=settings.db_pool_size) as db,
+        Database.open(database_url, size=1) as lease_db,
         open_bus(settings.redis_url, settings.redis_namespace) as bus,
         open_rate_limiter(settings.redis_url, settings.redis_namespace) as limiter,
         open_providers(settings) as providers,
         trio.open_nursery() as nursery,
     ):
         svc = Services(settings=settings, db=db, bus=bus, limiter=limiter)
-        host = VenueHost(db, bus, settings, address=f"http://{settings.host}:{settings.port}")
+        host = VenueHost(db, bus, settings, address=f"http://{settings.host}:{settings.port}", lease_db=lease_db)
         hub = Hub(db, bus)
         await nursery.start(hub.run)
         await nursery.start(host.run)

@@ -26,8 +26,13 @@ class _Running:
 
 
 class VenueHost:
-    def __init__(self, db: Database, bus: EventBus, settings: Settings, *, address: str = "") -> None:
+    def __init__(self, db: Database, bus: EventBus, settings: Settings, *, address: str = "",
+                 lease_db: Database | None = None) -> None:
         self.db = db
+        # The leases are renewed on a connection of their own (`lease_db`): behind a burst of
+        # commands on the shared pool, a renewal could wait past the lease's time, and every
+        # venue of this process would refuse commands as `lease_lost` until the next one.
+        self._lease_db = lease_db or db
         self.bus = bus
         self.settings = settings
         self.owner = settings.instance_name
@@ -54,14 +59,14 @@ class VenueHost:
             with trio.CancelScope(shield=True):
                 with trio.move_on_after(2):
                     try:
-                        await self.db.run(lambda conn: lease.release(conn, self.owner))
+                        await self._lease_db.run(lambda conn: lease.release(conn, self.owner))
                     except Unavailable:
                         pass
 
     async def _renew(self) -> None:
         ttl = self.settings.lease_ttl_s
         try:
-            held = await self.db.run(lambda conn: lease.claim_all(conn, self.owner, self.address, ttl))
+            held = await self._lease_db.run(lambda conn: lease.claim_all(conn, self.owner, self.address, ttl))
         except Unavailable:
             if trio.current_time() > self._valid_until and self._running:
                 log.error("lost the database past the lease time; stopping every venue")
