@@ -40,19 +40,18 @@ class FaultProxy:
         return cut
 
     async def _link(self, client: trio.SocketStream) -> None:
-        with trio.CancelScope() as scope:
-            self._links.add(scope)
-            try:
-                upstream = await trio.open_tcp_stream(*self.target)
-                async with client, upstream, trio.open_nursery() as nursery:
-                    nursery.start_soon(self._pipe, client, upstream)
-                    nursery.start_soon(self._pipe, upstream, client)
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-                pass
-            finally:
-                self._links.discard(scope)
-        if scope.cancelled_caught:
-            await trio.aclose_forcefully(client)
+        async with client:
+            with trio.CancelScope() as scope:
+                self._links.add(scope)
+                try:
+                    upstream = await trio.open_tcp_stream(*self.target)
+                    async with upstream, trio.open_nursery() as nursery:
+                        nursery.start_soon(self._pipe, client, upstream)
+                        nursery.start_soon(self._pipe, upstream, client)
+                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                    pass  # the other side went: the link ends
+                finally:
+                    self._links.discard(scope)
 
     async def _pipe(self, source: trio.SocketStream, sink: trio.SocketStream) -> None:
         while data := await source.receive_some(_CHUNK):

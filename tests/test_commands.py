@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 import trio
 
@@ -239,18 +238,18 @@ async def test_the_lease_is_renewed_while_every_pooled_connection_is_busy(databa
 
     settings = make_settings(lease_ttl_s=1.0, lease_renew_s=0.2)
     async with Database.open(database_url, size=1) as pool, Database.open(database_url, size=1) as lease_db, \
-            MemoryBus.open() as bus, trio.open_nursery() as nursery:
+            Database.open(database_url, size=1) as watcher, MemoryBus.open() as bus, trio.open_nursery() as nursery:
         host = VenueHost(pool, bus, settings, lease_db=lease_db)
         await nursery.start(host.run)
         assert await host.runtime_for(kit.venue_id) is not None
         nursery.start_soon(pool.run, lambda c: c.execute("SELECT pg_sleep(3)"))  # the pool's one connection, taken
         left = []
-        with psycopg.connect(database_url, autocommit=True) as watcher:
-            for _ in range(12):
-                await trio.sleep(0.25)
-                row = watcher.execute("SELECT extract(epoch FROM expires_at - now()) FROM venue_leases"
-                                      " WHERE venue_id = %s", (kit.venue_id,)).fetchone()
-                left.append(float(row[0]))
+        for _ in range(12):
+            await trio.sleep(0.25)
+            row = await watcher.run(lambda c: c.execute(
+                "SELECT extract(epoch FROM expires_at - now()) AS s FROM venue_leases WHERE venue_id = %s",
+                (kit.venue_id,)).fetchone())
+            left.append(float(row["s"]))
         assert min(left) > 0, left  # never expired: no command would have been refused as lease_lost
         assert kit.venue_id in host.venues
         nursery.cancel_scope.cancel()

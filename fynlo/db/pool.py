@@ -33,7 +33,7 @@ import trio
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from psycopg.types.json import set_json_dumps
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool
 
 from fynlo.errors import Unavailable
 from fynlo.wire import dumps
@@ -190,6 +190,10 @@ class _Abandoned(Exception):
 class _LostBeforeCommit(Exception):
     """The connection broke before the unit of work sent COMMIT: nothing of it committed."""
 
+    def __init__(self, error: psycopg.OperationalError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
 
 class Database:
     """A psycopg connection pool that Trio code uses one transaction at a time."""
@@ -245,28 +249,20 @@ class Database:
                     inflight.detach()
 
         def in_thread() -> T:
-            try:
-                for _ in range(_ATTEMPTS - 1):
-                    try:
-                        return on_connection()
-                    except _LostBeforeCommit:
+            for attempt in range(1, _ATTEMPTS + 1):
+                try:
+                    return on_connection()
+                except _LostBeforeCommit as lost:
+                    if attempt < _ATTEMPTS and not inflight.cancelled:
                         # PostgreSQL rolled the transaction back when the connection went; its
                         # idle siblings likely went with it (a restart, a network cut).
                         log.warning("a database connection was lost mid-transaction; running it again")
                         self._pool.check()
-                return on_connection()
-            except _LostBeforeCommit:
-                if inflight.cancelled:
-                    raise _Abandoned from None
-                raise Unavailable("the database is not reachable") from None
-            except PoolTimeout:
-                raise Unavailable("the database is not reachable") from None
-            except psycopg.OperationalError as exc:
-                if inflight.cancelled:
-                    raise _Abandoned from exc
-                if exc.sqlstate in _RETRY_SQLSTATES:
-                    raise Unavailable("the database is too busy right now; retry", reason="contention") from exc
-                raise Unavailable("the database is not reachable") from exc
+                        continue
+                    raise _failed(lost.error, inflight) from lost.error
+                except psycopg.OperationalError as exc:  # psycopg_pool.PoolTimeout is one
+                    raise _failed(exc, inflight) from exc
+            raise AssertionError("unreachable")
 
         try:
             return await trio.to_thread.run_sync(
@@ -282,6 +278,15 @@ class Database:
         await self.run(lambda conn: conn.execute("SELECT 1").fetchone())
 
 
+def _failed(error: psycopg.OperationalError, inflight: _InFlight) -> Exception:
+    """What the caller hears of a unit of work that could not run to its end."""
+    if inflight.cancelled:
+        return _Abandoned()
+    if error.sqlstate not in _RETRY_SQLSTATES:  # a PoolTimeout has none
+        return Unavailable("the database is not reachable")
+    return Unavailable("the database is too busy right now; retry", reason="contention")
+
+
 Transaction = Callable[[Connection, Work[T]], T]
 
 
@@ -295,7 +300,7 @@ def _with_retries(conn: Connection, work: Work[T], transaction: Transaction[T]) 
             return transaction(conn, work)
         except psycopg.errors.OperationalError as exc:
             if conn.broken and not conn.commit_sent:
-                raise _LostBeforeCommit from exc
+                raise _LostBeforeCommit(exc) from exc
             if exc.sqlstate not in _RETRY_SQLSTATES or attempt == _ATTEMPTS:
                 raise
         finally:

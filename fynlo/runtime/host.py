@@ -26,13 +26,13 @@ class _Running:
 
 
 class VenueHost:
-    def __init__(self, db: Database, bus: EventBus, settings: Settings, *, address: str = "",
-                 lease_db: Database | None = None) -> None:
+    def __init__(self, db: Database, bus: EventBus, settings: Settings, *, lease_db: Database,
+                 address: str = "") -> None:
         self.db = db
         # The leases are renewed on a connection of their own (`lease_db`): behind a burst of
         # commands on the shared pool, a renewal could wait past the lease's time, and every
         # venue of this process would refuse commands as `lease_lost` until the next one.
-        self._lease_db = lease_db or db
+        self._lease_db = lease_db
         self.bus = bus
         self.settings = settings
         self.owner = settings.instance_name
