@@ -74,27 +74,35 @@ class VenueHost:
                     self._stop(venue_id)
             return
         self._valid_until = trio.current_time() + ttl - self.settings.lease_renew_s
+        assert self._nursery is not None
         for venue_id in held - self._running.keys():
-            await self._start(venue_id)
+            # Started beside the renewals, never awaited here: a venue's start reads through
+            # the shared pool, and a renewal waiting behind it could let every lease lapse.
+            self._nursery.start_soon(self._serve_claimed, venue_id, self._register(venue_id))
         for venue_id in self._running.keys() - held:
             log.warning("venue lease lost", extra={"venue_id": venue_id})
             self._stop(venue_id)
 
-    async def _start(self, venue_id: str) -> None:
-        assert self._nursery is not None
-        runtime = VenueRuntime(venue_id, db=self.db, bus=self.bus, settings=self.settings, lease_owner=self.owner)
-        scope = trio.CancelScope()
+    def _register(self, venue_id: str) -> _Running:
+        running = self._running[venue_id] = _Running(
+            VenueRuntime(venue_id, db=self.db, bus=self.bus, settings=self.settings, lease_owner=self.owner),
+            trio.CancelScope())
+        return running
 
-        async def supervised(*, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-            with scope:
-                await runtime.run(task_status=task_status)
-
-        self._running[venue_id] = _Running(runtime, scope)
+    async def _serve(self, venue_id: str, running: _Running, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Run a venue's runtime until it is stopped; `started` once it serves."""
         try:
-            await self._nursery.start(supervised)
+            with running.scope:
+                await running.runtime.run(task_status=task_status)
+        finally:
+            if self._running.get(venue_id) is running:
+                del self._running[venue_id]
+
+    async def _serve_claimed(self, venue_id: str, running: _Running) -> None:
+        try:
+            await self._serve(venue_id, running)
         except Unavailable:
-            self._running.pop(venue_id, None)
-            raise
+            log.warning("venue could not start; the next renewal tries again", extra={"venue_id": venue_id})
 
     def _stop(self, venue_id: str) -> None:
         running = self._running.pop(venue_id, None)
@@ -115,7 +123,8 @@ class VenueHost:
             ttl = self.settings.lease_ttl_s
             got = await self.db.run(lambda conn: lease.claim_one(conn, venue_id, self.owner, self.address, ttl))
             if got and venue_id not in self._running:
-                await self._start(venue_id)
+                assert self._nursery is not None
+                await self._nursery.start(self._serve, venue_id, self._register(venue_id))
         finally:
             del self._claiming[venue_id]
             done.set()
