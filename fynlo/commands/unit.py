@@ -77,7 +77,7 @@ _FENCE = (
     "  FROM (SELECT v.menu_version, v.floor_version, v.version FROM venues v"
     "          JOIN venue_leases l ON l.venue_id = v.id"
     "         WHERE v.id = %(venue)s AND l.owner = %(owner)s AND l.expires_at > now()"
-    "           FOR NO KEY UPDATE OF v FOR SHARE OF l) f"
+    "           FOR NO KEY UPDATE OF v FOR KEY SHARE OF l) f"
 )
 IDEMPOTENCY_KEY = "idempotency_pkey"
 _RECORD = ("INSERT INTO idempotency (venue_id, command_id, name, args_hash, reply)"
@@ -298,7 +298,8 @@ class Tx:
         Every write of a venue takes the venue row before any other row (orders, tables,
         counters, stock), so two commands can never wait on each other in a circle. The
         writes of one venue commit one after another; those of different venues never meet.
-        FOR SHARE on the lease keeps another process from taking it until this one commits.
+        FOR KEY SHARE on the lease keeps another process from taking it until this one commits,
+        and lets this process renew it meanwhile (fynlo/runtime/lease.py).
         Nothing waits for the statement: it fails, and the transaction with it, if its checks do.
         """
         if self._fenced:

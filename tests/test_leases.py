@@ -1,0 +1,91 @@
+"""Venue leases against the commands that hold them: a renewal never waits for a command, and
+a takeover never lands under one."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import trio
+
+from fynlo.auth.principal import Principal, Role
+from fynlo.bus import MemoryBus
+from fynlo.commands.unit import Tx, run_unit
+from fynlo.db import Database
+from fynlo.runtime import lease
+from fynlo.runtime.host import VenueHost
+from fynlo.wire import Command
+from tests.support import VenueKit, make_settings
+
+
+async def _command_holding_its_fence(db: Database, kit: VenueKit, owner: str, hold_s: float,
+                                     fenced: trio.Event) -> float:
+    """A command of `owner` that takes its fence (venue row and lease) and then takes `hold_s`
+    before it commits, as a slow command would; returns when it committed (perf_counter)."""
+    principal = Principal(kit.people["manager"].staff_id, kit.venue_id, Role.MANAGER, None, None, time.time() + 60)
+    command = Command(str(uuid.uuid4()), "test.slow", {})
+    token = trio.lowlevel.current_trio_token()
+
+    def body(tx: Tx) -> None:
+        tx.begin()
+        tx.conn.execute("SELECT 1").fetchone()  # the fence has answered: its locks are held
+        token.run_sync_soon(fenced.set)
+        tx.conn.execute("SELECT pg_sleep(%s)", (hold_s,)).fetchone()
+
+    await db.run(lambda conn: run_unit(Tx(conn, kit.venue_id, principal, command, owner, make_settings()), body))
+    return time.perf_counter()
+
+
+async def _seconds_left(db: Database, venue_id: str) -> float:
+    row = await db.run(lambda c: c.execute(
+        "SELECT extract(epoch FROM expires_at - now()) AS s FROM venue_leases WHERE venue_id = %s",
+        (venue_id,)).fetchone())
+    return float(row["s"])
+
+
+async def test_a_renewal_does_not_wait_for_a_command_in_flight(database_url: str, db: Database,
+                                                               kit: VenueKit) -> None:
+    """Under a burst, one command after another holds the lease's row: a renewal that had to
+    wait for them let the lease lapse and the venue answer `lease_lost`."""
+    settings = make_settings(lease_ttl_s=1.0, lease_renew_s=0.2)
+    async with Database.open(database_url, size=2) as pool, Database.open(database_url, size=1) as lease_db, \
+            MemoryBus.open() as bus, trio.open_nursery() as nursery:
+        host = VenueHost(pool, bus, settings, lease_db=lease_db)
+        await nursery.start(host.run)
+        assert await host.runtime_for(kit.venue_id) is not None
+        fenced = trio.Event()
+        nursery.start_soon(_command_holding_its_fence, pool, kit, settings.instance_name, 2.5, fenced)
+        await fenced.wait()
+        left = []
+        for _ in range(10):
+            await trio.sleep(0.2)
+            left.append(await _seconds_left(db, kit.venue_id))
+        assert min(left) > 0, left
+        assert kit.venue_id in host.venues
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_takeover_waits_for_the_old_owners_command_in_flight(db: Database, kit: VenueKit) -> None:
+    """The old owner's command that passed its fence commits before another process takes the
+    venue, so no write of the old owner lands after the new one has read the venue."""
+    await db.run(lambda c: lease.claim_one(c, kit.venue_id, "owner-old", "http://old", 0.5))
+    fenced = trio.Event()
+    committed: list[float] = []
+    async with trio.open_nursery() as nursery:
+        async def old_command() -> None:
+            committed.append(await _command_holding_its_fence(db, kit, "owner-old", 1.5, fenced))
+
+        nursery.start_soon(old_command)
+        await fenced.wait()
+        await trio.sleep(0.7)  # the old lease has run out; its command has not committed
+        assert await _seconds_left(db, kit.venue_id) < 0
+        tries = []
+        while True:
+            got = await db.run(lambda c: lease.claim_one(c, kit.venue_id, "owner-new", "http://new", 30))
+            tries.append(time.perf_counter())
+            if got:
+                break
+            await trio.sleep(0.1)
+    assert committed and tries[-1] > committed[0]  # taken only once the old command had committed
+    assert len(tries) > 1  # refused while it was in flight, without waiting for it
+    assert await db.run(lambda c: lease.holder(c, kit.venue_id)) == {"owner": "owner-new", "address": "http://new"}
