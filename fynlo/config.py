@@ -33,6 +33,7 @@ class Settings:
     redis_namespace: str = "fynlo"       # prefix of every Redis key and channel (several deployments may share one Redis)
     secret_key: str = ""                 # signs tokens and keys the PIN lookup hash
     db_pool_size: int = 10
+    db_deadline_s: float = 8.0           # a unit of work still waiting on PostgreSQL after this is ended
     access_token_ttl_s: int = 15 * 60
     refresh_token_ttl_s: int = 30 * 24 * 3600
     refresh_grace_s: int = 30
@@ -68,6 +69,7 @@ class Settings:
             redis_namespace=env.get("FYNLO_REDIS_NAMESPACE") or "fynlo",
             secret_key=env.get("FYNLO_SECRET_KEY") or "",
             db_pool_size=_number(env, "FYNLO_DB_POOL_SIZE", 10, int),
+            db_deadline_s=_number(env, "FYNLO_DB_DEADLINE", 8.0, float),
             access_token_ttl_s=_number(env, "FYNLO_ACCESS_TOKEN_TTL", 15 * 60, int),
             lease_ttl_s=_number(env, "FYNLO_LEASE_TTL", 6.0, float),
             lease_renew_s=_number(env, "FYNLO_LEASE_RENEW", 2.0, float),

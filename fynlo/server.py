@@ -34,8 +34,8 @@ log = logging.getLogger("fynlo.server")
 async def running_services(settings: Settings, database_url: str) -> AsyncIterator[Services]:
     """Everything but the HTTP listener, started in order and stopped in reverse."""
     async with (
-        Database.open(database_url, size=settings.db_pool_size) as db,
-        Database.open(database_url, size=1) as lease_db,
+        Database.open(database_url, size=settings.db_pool_size, deadline=settings.db_deadline_s) as db,
+        Database.open(database_url, size=1, deadline=settings.db_deadline_s) as lease_db,
         open_bus(settings.redis_url, settings.redis_namespace) as bus,
         open_rate_limiter(settings.redis_url, settings.redis_namespace) as limiter,
         open_providers(settings) as providers,

@@ -1,4 +1,6 @@
+import threading
 import time
+import uuid
 
 import pytest
 import trio
@@ -104,3 +106,31 @@ async def test_other_database_errors_are_not_retried(db: Database) -> None:
     with pytest.raises(psycopg.errors.UndefinedTable):
         await db.run(work)
     assert len(attempts) == 1
+
+
+@pytest.mark.parametrize("pipeline", [False, True])
+async def test_a_unit_of_work_whose_caller_is_cancelled_between_statements_commits_nothing(
+        db: Database, pipeline: bool) -> None:
+    """The thread goes on after Trio abandons it; with no query running, the cancel request has
+    nothing to stop, so the unit itself must send nothing more, COMMIT least of all."""
+    await db.run(lambda c: c.execute("CREATE TABLE IF NOT EXISTS abandoned_marks (tag text NOT NULL)"))
+    tag = str(uuid.uuid4())
+    finished = threading.Event()
+    cancel_scope = trio.CancelScope()
+
+    def work(conn: Connection) -> None:
+        try:
+            conn.execute("INSERT INTO abandoned_marks (tag) VALUES (%s) RETURNING tag", (tag,)).fetchone()
+            trio.from_thread.run_sync(cancel_scope.cancel)
+            time.sleep(0.3)  # Python between two statements: the caller has been cancelled meanwhile
+            conn.execute("INSERT INTO abandoned_marks (tag) VALUES (%s)", (tag,))
+        finally:
+            finished.set()
+
+    with cancel_scope:
+        await db.run(work, pipeline=pipeline)
+    assert cancel_scope.cancelled_caught
+    await trio.to_thread.run_sync(finished.wait)
+    await trio.sleep(0.2)  # the abandoned thread ends its transaction
+    row = await db.run(lambda c: c.execute("SELECT count(*) AS n FROM abandoned_marks WHERE tag = %s", (tag,)).fetchone())
+    assert row["n"] == 0

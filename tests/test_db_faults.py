@@ -7,6 +7,7 @@ retried under its id gets the stored reply."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from typing import Any, AsyncIterator
 
@@ -114,3 +115,63 @@ async def test_an_order_edited_while_every_connection_is_cut_gets_each_line_once
         assert sorted({ln["line_id"] for o in updated for ln in o["lines"]}) == sorted(line_ids)
         seqs = [e["seq"] for e in await events(db, venue.venue_id)]
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # no gap, none twice
+
+
+def _hold_mid_transaction(proxy: FaultProxy, tag: str) -> Any:
+    """Work that locks a row, then loses the network before its next statement: a partition
+    (`FaultProxy.partition`) holds the open connections' bytes, and lets new ones through."""
+    def work(conn: Any) -> None:
+        conn.execute("UPDATE fault_marks SET tag = tag WHERE tag = %s RETURNING tag", (tag,)).fetchone()
+        trio.from_thread.run_sync(lambda: proxy.partition(new_links=False))
+        conn.execute("INSERT INTO fault_marks (tag) VALUES (%s) RETURNING tag", (tag + "-after",)).fetchone()
+    return work
+
+
+@pytest.mark.parametrize("pipeline", [False, True])
+async def test_a_unit_of_work_behind_a_partition_ends_at_its_deadline_and_leaves_no_lock(
+        proxy: FaultProxy, db: Database, pipeline: bool) -> None:
+    """Bytes neither answered nor refused: the unit of work ends at its deadline as `unavailable`
+    rather than waiting on the kernel, writes nothing, and its server process is ended through
+    a fresh connection, so the row it had locked is free again while the old one stays dark
+    (mid-pipeline that process is not idle in its transaction, so no server timeout ends it)."""
+    tag = new_id()
+    await db.run(lambda c: c.execute("CREATE TABLE IF NOT EXISTS fault_marks (tag text NOT NULL)"))
+    await db.run(lambda c: c.execute("INSERT INTO fault_marks (tag) VALUES (%s)", (tag,)))
+    async with Database.open(proxy.url, size=2, deadline=1.0) as behind:
+        with trio.fail_after(4):  # the kernel would keep the connection for minutes
+            with pytest.raises(Unavailable) as caught:
+                await behind.run(_hold_mid_transaction(proxy, tag), pipeline=pipeline)
+        assert caught.value.details == {"reason": "timeout"}
+        with trio.fail_after(4):  # within lock_timeout (5 s): the held transaction was ended
+            await db.run(lambda c: c.execute("UPDATE fault_marks SET tag = %s WHERE tag = %s", (tag + "-moved", tag)))
+        assert await _count(db, tag + "-moved") == 1 and await _count(db, tag + "-after") == 0
+        # a partition of every connection, old and new: each unit ends at its deadline
+        proxy.partition()
+        for _ in range(2):
+            with trio.fail_after(4), pytest.raises(Unavailable):
+                await behind.ping()
+        proxy.heal()
+        with trio.fail_after(8):  # what was held is delivered; the pool's connections serve again
+            await behind.ping()
+            await behind.ping()
+    assert await _count(db, tag + "-after") == 0
+
+
+async def test_a_command_behind_a_partition_answers_unavailable_and_lands_once_when_sent_again(
+        proxy: FaultProxy, settings: Settings, db: Database, venue: VenueKit) -> None:
+    async with running_server(dataclasses.replace(settings, db_deadline_s=1.0), proxy.url) as server:
+        w = Waiter(server, venue)
+        order_id = await w.open("1")
+        command_id = new_id()
+        args = {"order_id": order_id, "line_id": new_id(), "item_id": ref(venue, "item", "Chips")}
+        proxy.partition()
+        with trio.fail_after(4):  # not the ask timeout (5 s), not the kernel's minutes
+            reply = await post(server, w.token, "order.add_item", args, command_id)
+        assert reply["error"]["code"] == "unavailable" and reply["error"]["details"] == {"reason": "timeout"}
+        proxy.heal()
+        with trio.fail_after(10):  # the terminal sends it again, under its id, until answered
+            while not (reply := await post(server, w.token, "order.add_item", args, command_id))["ok"]:
+                assert reply["error"]["code"] == "unavailable", reply
+                await trio.sleep(0.2)
+        order = await w.ok("order.get", order_id=order_id)
+        assert [ln["line_id"] for ln in order["lines"]] == [args["line_id"]] and order["version"] == 2

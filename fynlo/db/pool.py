@@ -7,6 +7,8 @@ docs/decisions.md). When Trio cancels a call, the running query is cancelled on 
 (`conn.cancel_safe()`, run outside the limiter so it cannot deadlock when every slot is taken)
 and the connection goes back to the pool at once. A unit of work whose connection broke before
 its COMMIT left runs again on a fresh connection (PostgreSQL rolled it back; docs/decisions.md).
+One still waiting on PostgreSQL past the pool's deadline (a network partition) is ended by a
+watchdog thread and answers `unavailable`, `reason: timeout`.
 
 A unit of work may also run pipelined (`run(work, pipeline=True)`, what the actors use). Its
 statements are sent without waiting for one another and the thread waits only when it reads a
@@ -23,8 +25,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
+import socket
 import threading
+import time
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable, TypeVar
 
@@ -77,6 +82,7 @@ class Connection(psycopg.Connection[dict[str, Any]]):
 
     attempt: int
     commit_sent: bool
+    inflight: _InFlight | None
     memo: dict[str, Any]
     before_write: Callable[[], None] | None
     read_start: Callable[[], None] | None
@@ -86,6 +92,7 @@ class Connection(psycopg.Connection[dict[str, Any]]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cursor_factory = _Cursor
+        self.inflight = None
         self.reset_unit()
 
     def reset_unit(self) -> None:
@@ -117,8 +124,15 @@ class Connection(psycopg.Connection[dict[str, Any]]):
         for step in steps:
             step()
 
+    def may_send(self) -> None:
+        """Raise if the unit of work's caller has gone or its time is up (`_InFlight.check`)."""
+        if self.inflight is not None:
+            self.inflight.check()
+
     def ahead_of(self, query: Any, *, writes: bool = False) -> None:
-        """Call `before_write` if `query` is the transaction's first write."""
+        """Refuse to send `query` if the unit of work may send nothing more; call
+        `before_write` if it is the transaction's first write."""
+        self.may_send()
         hook = self.before_write
         if hook is None or (not writes and _reads_only(query, self)):
             return
@@ -147,21 +161,37 @@ class _Cursor(psycopg.Cursor[dict[str, Any]]):
 
 
 class _InFlight:
-    """The connection a worker thread is using, so a Trio cancel can reach its query."""
+    """The connection a worker thread is using, so a Trio cancel or the deadline can reach it."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.conn: Connection | None = None
+        self.due = float("inf")  # time.monotonic() past which the watchdog ends it
         self.cancelled = False
+        self.expired = False
+
+    @property
+    def stopped(self) -> bool:
+        return self.cancelled or self.expired
+
+    def check(self) -> None:
+        """Raise if the unit of work must send nothing more: its Trio caller was cancelled
+        (it may not commit behind the caller's back) or its deadline passed."""
+        if self.cancelled:
+            raise _Abandoned
+        if self.expired:
+            raise _timed_out()
 
     def attach(self, conn: Connection) -> None:
         with self.lock:
-            if self.cancelled:
-                raise _Abandoned
+            self.check()
             self.conn = conn
+            conn.inflight = self
 
     def detach(self) -> None:
         with self.lock:
+            if self.conn is not None:
+                self.conn.inflight = None
             self.conn = None
 
     def cancel(self) -> None:
@@ -176,6 +206,74 @@ class _InFlight:
                 except psycopg.Error as exc:
                     log.warning("could not cancel a query: %s", exc)
 
+    def expire(self) -> int | None:
+        """Past the deadline: shut the connection's socket down, so the worker thread, waiting
+        on a server that does not answer, fails at once (a cancel request would not get
+        through either); the pool discards the broken connection. Returns the server process
+        of that connection, which may still hold the transaction's locks."""
+        with self.lock:
+            if self.stopped:
+                return None
+            self.expired = True
+            if self.conn is None:
+                return None
+            try:  # the pid first: once the socket is down, the worker may close the connection
+                pid = self.conn.info.backend_pid
+                with socket.socket(fileno=os.dup(self.conn.pgconn.socket)) as sock:
+                    sock.shutdown(socket.SHUT_RDWR)
+            except (OSError, psycopg.Error):
+                return None  # the connection was closed already: its server process is gone
+            return pid
+
+
+class _Watchdog:
+    """A thread that ends every unit of work still running past its deadline. Under a network
+    partition a query's bytes are neither answered nor refused, and the worker thread would
+    wait as long as the kernel keeps the connection (docs/decisions.md, "The database from
+    Trio"); a Trio timer cannot reach it, since the thread holds its connection either way.
+
+    The server process on the far side may still hold the transaction's locks (the venue's
+    row): it is ended through a fresh connection, which gets through when only the old one
+    was lost; otherwise PostgreSQL ends it by its own timeouts (`Database`'s options)."""
+
+    def __init__(self, url: str, deadline: float) -> None:
+        self.url = url
+        self.deadline = deadline
+        self._units: set[_InFlight] = set()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fynlo-db-deadline", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+
+    def watch(self, unit: _InFlight) -> None:
+        unit.due = time.monotonic() + self.deadline
+        self._units.add(unit)
+
+    def forget(self, unit: _InFlight) -> None:
+        self._units.discard(unit)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(min(0.5, self.deadline / 4)):
+            now = time.monotonic()
+            for unit in list(self._units):
+                if unit.due < now:
+                    log.warning("a unit of work ran past its %.1f s deadline; ending it", self.deadline)
+                    pid = unit.expire()
+                    if pid is not None:
+                        threading.Thread(target=self._end_backend, args=(pid,), daemon=True).start()
+
+    def _end_backend(self, pid: int) -> None:
+        try:
+            with psycopg.connect(self.url, autocommit=True, connect_timeout=2) as conn:
+                conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        except psycopg.Error as exc:
+            log.warning("could not end the server process of a unit past its deadline: %s", exc)
+
 
 # A deadlock or serialization failure rolled the whole transaction back: it is safe, and
 # right, to run the unit of work again (it is a function of what it reads).
@@ -184,7 +282,11 @@ _ATTEMPTS = 3
 
 
 class _Abandoned(Exception):
-    """The Trio caller was cancelled before the worker got a connection."""
+    """The Trio caller was cancelled before the unit of work committed: it sends nothing more."""
+
+
+def _timed_out() -> Unavailable:
+    return Unavailable("the database did not answer in time", reason="timeout")
 
 
 class _LostBeforeCommit(Exception):
@@ -198,9 +300,10 @@ class _LostBeforeCommit(Exception):
 class Database:
     """A psycopg connection pool that Trio code uses one transaction at a time."""
 
-    def __init__(self, url: str, *, size: int = 10, connect_timeout: float = 5.0) -> None:
+    def __init__(self, url: str, *, size: int = 10, connect_timeout: float = 5.0, deadline: float = 8.0) -> None:
         self.url = url
         self.size = size
+        deadline_ms = int(deadline * 1000)
         self._pool = ConnectionPool(
             url,
             min_size=size,
@@ -208,25 +311,40 @@ class Database:
             open=False,
             timeout=connect_timeout,
             connection_class=Connection,
-            # Transactions are begun and ended explicitly, never implicitly by psycopg: that
-            # is what lets BEGIN ride in a pipeline with the first statement. A row lock held
-            # by something stuck must not hold every pooled connection for long.
-            kwargs={"row_factory": dict_row, "autocommit": True, "options": "-c lock_timeout=5000"},
+            kwargs={
+                "row_factory": dict_row,
+                # Transactions are begun and ended explicitly, never implicitly by psycopg: that
+                # is what lets BEGIN ride in a pipeline with the first statement.
+                "autocommit": True,
+                # A row lock held by something stuck must not hold every pooled connection for
+                # long, and a transaction whose client has gone quiet (a unit of work past its
+                # deadline, behind a partition) must not keep its locks: PostgreSQL ends it,
+                # idle in its transaction or, mid-pipeline, when its keepalives go unanswered.
+                "options": (f"-c lock_timeout=5000 -c idle_in_transaction_session_timeout={deadline_ms}"
+                            " -c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"),
+                # A connection the network dropped is found out by the kernel, not waited on.
+                "connect_timeout": max(2, round(connect_timeout)),
+                "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
+                "tcp_user_timeout": deadline_ms,
+            },
             name="fynlo",
         )
         self._limiter = trio.CapacityLimiter(size)
+        self._watchdog = _Watchdog(url, deadline)
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, url: str, *, size: int = 10) -> AsyncIterator["Database"]:
-        db = cls(url, size=size)
+    async def open(cls, url: str, *, size: int = 10, deadline: float = 8.0) -> AsyncIterator["Database"]:
+        db = cls(url, size=size, deadline=deadline)
         # wait=False: the pool fills in the background, so a server can start (and say it is
         # not ready) while the database is still down.
         await trio.to_thread.run_sync(lambda: db._pool.open(wait=False))
+        db._watchdog.start()
         try:
             yield db
         finally:
             with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(db._watchdog.stop)
                 await trio.to_thread.run_sync(db._pool.close)
 
     async def run(self, work: Work[T], *, pipeline: bool = False) -> T:
@@ -249,20 +367,24 @@ class Database:
                     inflight.detach()
 
         def in_thread() -> T:
-            for attempt in range(1, _ATTEMPTS + 1):
-                try:
-                    return on_connection()
-                except _LostBeforeCommit as lost:
-                    if attempt < _ATTEMPTS and not inflight.cancelled:
-                        # PostgreSQL rolled the transaction back when the connection went; its
-                        # idle siblings likely went with it (a restart, a network cut).
-                        log.warning("a database connection was lost mid-transaction; running it again")
-                        self._pool.check()
-                        continue
-                    raise _failed(lost.error, inflight) from lost.error
-                except psycopg.OperationalError as exc:  # psycopg_pool.PoolTimeout is one
-                    raise _failed(exc, inflight) from exc
-            raise AssertionError("unreachable")
+            self._watchdog.watch(inflight)  # the deadline counts from here, not from the queue
+            try:
+                for attempt in range(1, _ATTEMPTS + 1):
+                    try:
+                        return on_connection()
+                    except _LostBeforeCommit as lost:
+                        if attempt < _ATTEMPTS and not inflight.stopped:
+                            # PostgreSQL rolled the transaction back when the connection went; its
+                            # idle siblings likely went with it (a restart, a network cut).
+                            log.warning("a database connection was lost mid-transaction; running it again")
+                            self._pool.check()
+                            continue
+                        raise _failed(lost.error, inflight) from lost.error
+                    except psycopg.OperationalError as exc:  # psycopg_pool.PoolTimeout is one
+                        raise _failed(exc, inflight) from exc
+                raise AssertionError("unreachable")
+            finally:
+                self._watchdog.forget(inflight)
 
         try:
             return await trio.to_thread.run_sync(
@@ -282,6 +404,8 @@ def _failed(error: psycopg.OperationalError, inflight: _InFlight) -> Exception:
     """What the caller hears of a unit of work that could not run to its end."""
     if inflight.cancelled:
         return _Abandoned()
+    if inflight.expired:
+        return _timed_out()
     if error.sqlstate not in _RETRY_SQLSTATES:  # a PoolTimeout has none
         return Unavailable("the database is not reachable")
     return Unavailable("the database is too busy right now; retry", reason="contention")
@@ -312,6 +436,7 @@ def _plain(conn: Connection, work: Work[T]) -> T:
     try:
         with conn.transaction():
             result = work(conn)
+            conn.may_send()
             conn.commit_sent = True
     except psycopg.Error as exc:
         _raise_translated(conn, exc)

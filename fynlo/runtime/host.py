@@ -65,6 +65,9 @@ class VenueHost:
 
     async def _renew(self) -> None:
         ttl = self.settings.lease_ttl_s
+        # Only a venue running before the claim can be found lost by it: one started meanwhile
+        # (`runtime_for`) holds a lease the claim's statements may not have seen.
+        running_before = dict(self._running)
         try:
             held = await self._lease_db.run(lambda conn: lease.claim_all(conn, self.owner, self.address, ttl))
         except Unavailable:
@@ -79,9 +82,10 @@ class VenueHost:
             # Started beside the renewals, never awaited here: a venue's start reads through
             # the shared pool, and a renewal waiting behind it could let every lease lapse.
             self._nursery.start_soon(self._serve_claimed, venue_id, self._register(venue_id))
-        for venue_id in self._running.keys() - held:
-            log.warning("venue lease lost", extra={"venue_id": venue_id})
-            self._stop(venue_id)
+        for venue_id, running in running_before.items():
+            if venue_id not in held and self._running.get(venue_id) is running:
+                log.warning("venue lease lost", extra={"venue_id": venue_id})
+                self._stop(venue_id)
 
     def _register(self, venue_id: str) -> _Running:
         running = self._running[venue_id] = _Running(
