@@ -15,7 +15,9 @@ from typing import Any
 # - another process takes an expired lease by deleting it, which needs the row FOR UPDATE:
 #   SKIP LOCKED passes over a lease whose old owner still has a command in flight, so the
 #   takeover waits for the next renewal instead, and no write of the old owner lands after it;
-# - every venue without a lease (new, released, or just deleted above) is inserted.
+# - every venue without a lease (new, released, or just deleted above) is inserted; one that
+#   this process inserted meanwhile in another transaction (a command's claim beside the
+#   renewal) counts as held, not as another's.
 _RENEW = """
 UPDATE venue_leases SET address = %(address)s, expires_at = now() + make_interval(secs => %(ttl)s)
  WHERE owner = %(owner)s {lease}
@@ -30,14 +32,15 @@ DELETE FROM venue_leases
 _TAKE = """
 INSERT INTO venue_leases (venue_id, owner, address, expires_at)
 SELECT v.id, %(owner)s, %(address)s, now() + make_interval(secs => %(ttl)s)
-  FROM venues v {venue}
-ON CONFLICT (venue_id) DO NOTHING
+  FROM venues v WHERE NOT EXISTS (SELECT 1 FROM venue_leases l WHERE l.venue_id = v.id) {venue}
+ON CONFLICT (venue_id) DO UPDATE SET address = EXCLUDED.address, expires_at = EXCLUDED.expires_at
+ WHERE venue_leases.owner = EXCLUDED.owner
 RETURNING venue_id
 """
 
 
 def _claim(conn: Any, params: dict[str, Any], *, one: bool) -> set[str]:
-    lease, venue = ("AND venue_id = %(venue)s", "WHERE v.id = %(venue)s") if one else ("", "")
+    lease, venue = ("AND venue_id = %(venue)s", "AND v.id = %(venue)s") if one else ("", "")
     held = {str(r["venue_id"]) for r in conn.execute(_RENEW.format(lease=lease), params).fetchall()}
     conn.execute(_EXPIRE.format(lease=lease), params)
     return held | {str(r["venue_id"]) for r in conn.execute(_TAKE.format(venue=venue), params).fetchall()}
