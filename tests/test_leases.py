@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 import trio
 
@@ -89,3 +90,26 @@ async def test_a_takeover_waits_for_the_old_owners_command_in_flight(db: Databas
     assert committed and tries[-1] > committed[0]  # taken only once the old command had committed
     assert len(tries) > 1  # refused while it was in flight, without waiting for it
     assert await db.run(lambda c: lease.holder(c, kit.venue_id)) == {"owner": "owner-new", "address": "http://new"}
+
+
+async def test_a_claim_beside_this_processs_own_claim_counts_the_venue_as_held(db: Database, kit: VenueKit) -> None:
+    """A command's claim meets the renewal's insert of the same venue, not yet committed: once
+    it commits, the venue is this process's, not "another server's"."""
+    inserted = trio.Event()
+    token = trio.lowlevel.current_trio_token()
+
+    def renewal(conn: Any) -> bool:
+        got = lease.claim_one(conn, kit.venue_id, "owner-here", "http://here", 30)
+        token.run_sync_soon(inserted.set)
+        time.sleep(0.5)  # the insert stays uncommitted while the other claim runs
+        return got
+
+    results: dict[str, bool] = {}
+    async with trio.open_nursery() as nursery:
+        async def first() -> None:
+            results["renewal"] = await db.run(renewal)
+
+        nursery.start_soon(first)
+        await inserted.wait()
+        results["command"] = await db.run(lambda c: lease.claim_one(c, kit.venue_id, "owner-here", "http://here", 30))
+    assert results == {"renewal": True, "command": True}
