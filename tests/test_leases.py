@@ -113,3 +113,37 @@ async def test_a_claim_beside_this_processs_own_claim_counts_the_venue_as_held(d
         await inserted.wait()
         results["command"] = await db.run(lambda c: lease.claim_one(c, kit.venue_id, "owner-here", "http://here", 30))
     assert results == {"renewal": True, "command": True}
+
+
+class _CommittingBefore:
+    """A connection that, just before its `nth` statement, lets `meanwhile` commit elsewhere."""
+
+    def __init__(self, conn: Any, nth: int, meanwhile: Any) -> None:
+        self._conn, self._nth, self._meanwhile, self._sent = conn, nth, meanwhile, 0
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        self._sent += 1
+        if self._sent == self._nth:
+            self._meanwhile()
+        return self._conn.execute(*args, **kwargs)
+
+
+async def test_a_claim_sees_this_processs_own_claim_whenever_it_commits(database_url: str, db: Database) -> None:
+    """Whichever of a claim's statements the other claim (the renewal) commits before, the
+    venue is counted as this process's. (Once this claim has inserted the lease, the other
+    waits for it to commit: the case the test before this one covers.)"""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from tests.support import make_venue
+
+    for nth in (1, 2):
+        kit = await make_venue(db, make_settings(), name=f"Claimed before statement {nth}")
+
+        def renewal_commits() -> None:
+            with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as other:
+                assert lease.claim_one(other, kit.venue_id, "owner-here", "http://here", 30)
+
+        got = await db.run(lambda c: lease.claim_one(_CommittingBefore(c, nth, renewal_commits), kit.venue_id,
+                                                     "owner-here", "http://here", 30))
+        assert got, nth

@@ -40,10 +40,13 @@ RETURNING venue_id
 
 
 def _claim(conn: Any, params: dict[str, Any], *, one: bool) -> set[str]:
+    # Renewing last: a lease this process's other transaction (a command's claim beside the
+    # renewal) commits at any point of these statements is either met by the insert or seen
+    # by the renewal's later snapshot, never missed by both.
     lease, venue = ("AND venue_id = %(venue)s", "AND v.id = %(venue)s") if one else ("", "")
-    held = {str(r["venue_id"]) for r in conn.execute(_RENEW.format(lease=lease), params).fetchall()}
     conn.execute(_EXPIRE.format(lease=lease), params)
-    return held | {str(r["venue_id"]) for r in conn.execute(_TAKE.format(venue=venue), params).fetchall()}
+    taken = {str(r["venue_id"]) for r in conn.execute(_TAKE.format(venue=venue), params).fetchall()}
+    return taken | {str(r["venue_id"]) for r in conn.execute(_RENEW.format(lease=lease), params).fetchall()}
 
 
 def claim_all(conn: Any, owner: str, address: str, ttl_s: float) -> set[str]:
