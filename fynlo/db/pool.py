@@ -303,6 +303,7 @@ class Database:
     def __init__(self, url: str, *, size: int = 10, connect_timeout: float = 5.0, deadline: float = 8.0) -> None:
         self.url = url
         self.size = size
+        self._connect_timeout = connect_timeout
         deadline_ms = int(deadline * 1000)
         self._pool = ConnectionPool(
             url,
@@ -359,7 +360,10 @@ class Database:
         transaction = _pipelined if pipeline else _plain
 
         def on_connection() -> T:
-            with self._pool.connection() as conn:
+            # The deadline covers the wait for a connection too: under a partition every new
+            # one waits out its connect timeout, and an idle one may be checked first.
+            wait = min(self._connect_timeout, max(0.0, inflight.due - time.monotonic()))
+            with self._pool.connection(timeout=wait) as conn:
                 inflight.attach(conn)
                 try:
                     return _with_retries(conn, work, transaction)
