@@ -11,14 +11,18 @@ from typing import Callable, Mapping, TypeVar
 T = TypeVar("T", int, float)
 
 
-def _number(env: Mapping[str, str], key: str, default: T, cast: Callable[[str], T]) -> T:
+def _number(env: Mapping[str, str], key: str, default: T, cast: Callable[[str], T], *,
+            positive: bool = False) -> T:
     raw = env.get(key)
     if raw is None or raw == "":
         return default
     try:
-        return cast(raw)
+        value = cast(raw)
     except ValueError:
         raise ValueError(f"{key} must be a number, got {raw!r}") from None
+    if positive and not value > 0:
+        raise ValueError(f"{key} must be more than 0, got {raw!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         """Read the settings from `env` (the process environment by default); raises ValueError
-        for a number that is not one."""
+        for a number that is not one, or a size, time or deadline that is not more than 0."""
         env = os.environ if env is None else env
         var_dir = Path(env.get("FYNLO_VAR_DIR", "var"))
         return cls(
@@ -68,11 +72,11 @@ class Settings:
             redis_url=env.get("FYNLO_REDIS_URL") or None,
             redis_namespace=env.get("FYNLO_REDIS_NAMESPACE") or "fynlo",
             secret_key=env.get("FYNLO_SECRET_KEY") or "",
-            db_pool_size=_number(env, "FYNLO_DB_POOL_SIZE", 10, int),
-            db_deadline_s=_number(env, "FYNLO_DB_DEADLINE", 8.0, float),
+            db_pool_size=_number(env, "FYNLO_DB_POOL_SIZE", 10, int, positive=True),
+            db_deadline_s=_number(env, "FYNLO_DB_DEADLINE", 8.0, float, positive=True),
             access_token_ttl_s=_number(env, "FYNLO_ACCESS_TOKEN_TTL", 15 * 60, int),
-            lease_ttl_s=_number(env, "FYNLO_LEASE_TTL", 6.0, float),
-            lease_renew_s=_number(env, "FYNLO_LEASE_RENEW", 2.0, float),
+            lease_ttl_s=_number(env, "FYNLO_LEASE_TTL", 6.0, float, positive=True),
+            lease_renew_s=_number(env, "FYNLO_LEASE_RENEW", 2.0, float, positive=True),
             send_queue_size=_number(env, "FYNLO_SEND_QUEUE", 1000, int),
             login_rate_per_min=_number(env, "FYNLO_LOGIN_RATE_PER_MIN", 10, int),
             instance_name=env.get("FYNLO_INSTANCE_NAME") or f"{os.uname().nodename}:{os.getpid()}",

@@ -231,33 +231,3 @@ async def test_who_runs_a_venue_says_so_even_between_two_servers(db: Database, k
     assert await db.run(lambda c: lease.holder(c, kit.venue_id)) == {"owner": None, "address": None}
     assert await db.run(lambda c: lease.holder(c, str(uuid.uuid4()))) is None
 
-
-async def test_the_lease_is_renewed_while_every_pooled_connection_is_busy(database_url: str, db: Database,
-                                                                          kit: VenueKit) -> None:
-    """Renewals never wait on the shared pool, not even to start a venue taken from a dead owner."""
-    from fynlo.bus import MemoryBus
-    from fynlo.runtime.host import VenueHost
-    from tests.support import make_venue
-
-    settings = make_settings(lease_ttl_s=1.0, lease_renew_s=0.2)
-    orphan = await make_venue(db, settings, name="Orphan")  # its owner died; its lease runs out below
-    await db.run(lambda c: lease.claim_one(c, orphan.venue_id, "owner-gone", "http://gone", 0.6))
-    async with Database.open(database_url, size=1) as pool, Database.open(database_url, size=1) as lease_db, \
-            MemoryBus.open() as bus, trio.open_nursery() as nursery:
-        host = VenueHost(pool, bus, settings, lease_db=lease_db)
-        await nursery.start(host.run)
-        assert await host.runtime_for(kit.venue_id) is not None
-        assert orphan.venue_id not in host.venues
-        nursery.start_soon(pool.run, lambda c: c.execute("SELECT pg_sleep(3)"))  # the pool's one connection, taken
-        left = []
-        for _ in range(12):
-            await trio.sleep(0.25)
-            row = await db.run(lambda c: c.execute(
-                "SELECT extract(epoch FROM expires_at - now()) AS s FROM venue_leases WHERE venue_id = %s",
-                (kit.venue_id,)).fetchone())
-            left.append(float(row["s"]))
-        assert min(left) > 0, left  # never expired: no command would have been refused as lease_lost
-        assert kit.venue_id in host.venues and orphan.venue_id in host.venues
-        holder = await db.run(lambda c: lease.holder(c, orphan.venue_id))
-        assert holder is not None and holder["owner"] == settings.instance_name
-        nursery.cancel_scope.cancel()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
 
 import trio
 
@@ -44,26 +45,57 @@ async def _seconds_left(db: Database, venue_id: str) -> float:
     return float(row["s"])
 
 
+async def _least_left(db: Database, venue_id: str, samples: int, every: float) -> float:
+    """The least time the venue's lease had left over `samples` looks `every` seconds apart."""
+    left = []
+    for _ in range(samples):
+        await trio.sleep(every)
+        left.append(await _seconds_left(db, venue_id))
+    return min(left)
+
+
+@asynccontextmanager
+async def _hosting(database_url: str, kit: VenueKit, pool_size: int) -> AsyncIterator[tuple[VenueHost, Database,
+                                                                                              trio.Nursery]]:
+    """A process's venue host, on a pool of `pool_size` and leases of 1 s renewed every 0.2 s,
+    running the kit's venue."""
+    settings = make_settings(lease_ttl_s=1.0, lease_renew_s=0.2)
+    async with Database.open(database_url, size=pool_size) as pool, \
+            Database.open(database_url, size=1) as lease_db, MemoryBus.open() as bus, trio.open_nursery() as nursery:
+        host = VenueHost(pool, bus, settings, lease_db=lease_db)
+        await nursery.start(host.run)
+        assert await host.runtime_for(kit.venue_id) is not None
+        yield host, pool, nursery
+        nursery.cancel_scope.cancel()
+
+
 async def test_a_renewal_does_not_wait_for_a_command_in_flight(database_url: str, db: Database,
                                                                kit: VenueKit) -> None:
     """Under a burst, one command after another holds the lease's row: a renewal that had to
     wait for them let the lease lapse and the venue answer `lease_lost`."""
-    settings = make_settings(lease_ttl_s=1.0, lease_renew_s=0.2)
-    async with Database.open(database_url, size=2) as pool, Database.open(database_url, size=1) as lease_db, \
-            MemoryBus.open() as bus, trio.open_nursery() as nursery:
-        host = VenueHost(pool, bus, settings, lease_db=lease_db)
-        await nursery.start(host.run)
-        assert await host.runtime_for(kit.venue_id) is not None
+    async with _hosting(database_url, kit, pool_size=2) as (host, pool, nursery):
         fenced = trio.Event()
-        nursery.start_soon(_command_holding_its_fence, pool, kit, settings.instance_name, 2.5, fenced)
+        nursery.start_soon(_command_holding_its_fence, pool, kit, host.owner, 2.5, fenced)
         await fenced.wait()
-        left = []
-        for _ in range(10):
-            await trio.sleep(0.2)
-            left.append(await _seconds_left(db, kit.venue_id))
-        assert min(left) > 0, left
+        assert await _least_left(db, kit.venue_id, samples=10, every=0.2) > 0
         assert kit.venue_id in host.venues
-        nursery.cancel_scope.cancel()
+
+
+async def test_the_lease_is_renewed_while_every_pooled_connection_is_busy(database_url: str, db: Database,
+                                                                          kit: VenueKit) -> None:
+    """Renewals never wait on the shared pool, not even to start a venue taken from a dead owner."""
+    from tests.support import make_venue
+
+    orphan = await make_venue(db, make_settings(), name="Orphan")  # its owner died; its lease runs out below
+    await db.run(lambda c: lease.claim_one(c, orphan.venue_id, "owner-gone", "http://gone", 0.6))
+    async with _hosting(database_url, kit, pool_size=1) as (host, pool, nursery):
+        assert orphan.venue_id not in host.venues
+        nursery.start_soon(pool.run, lambda c: c.execute("SELECT pg_sleep(3)"))  # the pool's one connection, taken
+        # never expired: no command would have been refused as lease_lost
+        assert await _least_left(db, kit.venue_id, samples=12, every=0.25) > 0
+        assert kit.venue_id in host.venues and orphan.venue_id in host.venues
+        holder = await db.run(lambda c: lease.holder(c, orphan.venue_id))
+        assert holder is not None and holder["owner"] == host.owner
 
 
 async def test_a_takeover_waits_for_the_old_owners_command_in_flight(db: Database, kit: VenueKit) -> None:

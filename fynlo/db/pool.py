@@ -297,6 +297,11 @@ class _LostBeforeCommit(Exception):
         self.error = error
 
 
+# TCP keepalives, the same on both ends of a connection (libpq's names; PostgreSQL's settings
+# are these with a `tcp_` prefix): a peer gone silent is dropped about a minute after its last packet.
+_KEEPALIVES = {"keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+
+
 class Database:
     """A psycopg connection pool that Trio code uses one transaction at a time."""
 
@@ -321,11 +326,11 @@ class Database:
                 # long, and a transaction whose client has gone quiet (a unit of work past its
                 # deadline, behind a partition) must not keep its locks: PostgreSQL ends it,
                 # idle in its transaction or, mid-pipeline, when its keepalives go unanswered.
-                "options": (f"-c lock_timeout=5000 -c idle_in_transaction_session_timeout={deadline_ms}"
-                            " -c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"),
+                "options": " ".join([f"-c lock_timeout=5000 -c idle_in_transaction_session_timeout={deadline_ms}",
+                                     *(f"-c tcp_{key}={value}" for key, value in _KEEPALIVES.items())]),
                 # A connection the network dropped is found out by the kernel, not waited on.
                 "connect_timeout": max(2, round(connect_timeout)),
-                "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
+                "keepalives": 1, **_KEEPALIVES,
                 "tcp_user_timeout": deadline_ms,
             },
             name="fynlo",

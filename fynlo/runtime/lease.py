@@ -15,9 +15,10 @@ from typing import Any
 # - another process takes an expired lease by deleting it, which needs the row FOR UPDATE:
 #   SKIP LOCKED passes over a lease whose old owner still has a command in flight, so the
 #   takeover waits for the next renewal instead, and no write of the old owner lands after it;
-# - every venue without a lease (new, released, or just deleted above) is inserted; one that
-#   this process inserted meanwhile in another transaction (a command's claim beside the
-#   renewal) counts as held, not as another's.
+# - every venue without a lease (new, released, or just deleted above) is inserted.
+# They run in that order, renewing last: a lease that this process's other transaction (a
+# command's claim beside the renewal) inserts at any point of them is then either met by the
+# insert, which waits for it, or seen by the renewal's later snapshot; never missed by both.
 _RENEW = """
 UPDATE venue_leases SET address = %(address)s, expires_at = now() + make_interval(secs => %(ttl)s)
  WHERE owner = %(owner)s {lease}
@@ -33,16 +34,12 @@ _TAKE = """
 INSERT INTO venue_leases (venue_id, owner, address, expires_at)
 SELECT v.id, %(owner)s, %(address)s, now() + make_interval(secs => %(ttl)s)
   FROM venues v WHERE NOT EXISTS (SELECT 1 FROM venue_leases l WHERE l.venue_id = v.id) {venue}
-ON CONFLICT (venue_id) DO UPDATE SET address = EXCLUDED.address, expires_at = EXCLUDED.expires_at
- WHERE venue_leases.owner = EXCLUDED.owner
+ON CONFLICT (venue_id) DO NOTHING
 RETURNING venue_id
 """
 
 
 def _claim(conn: Any, params: dict[str, Any], *, one: bool) -> set[str]:
-    # Renewing last: a lease this process's other transaction (a command's claim beside the
-    # renewal) commits at any point of these statements is either met by the insert or seen
-    # by the renewal's later snapshot, never missed by both.
     lease, venue = ("AND venue_id = %(venue)s", "AND v.id = %(venue)s") if one else ("", "")
     conn.execute(_EXPIRE.format(lease=lease), params)
     taken = {str(r["venue_id"]) for r in conn.execute(_TAKE.format(venue=venue), params).fetchall()}
