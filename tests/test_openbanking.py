@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,12 +18,8 @@ from quart_trio import QuartTrio
 
 from fynlo.errors import BadSignature, Conflict, NotFound, ProviderUnavailable
 from fynlo.payments.openbanking import BankRequest, HttpBank
-from fynlo.payments.qr import qr_modules, qr_svg
 from sim.bank import SimBank, open_sim_bank
 from sim.loopback import serving
-
-SVG = "{http://www.w3.org/2000/svg}"
-
 
 def _sign(secret: str, raw: bytes, timestamp: int) -> str:
     """Sign as a bank holding `secret` would, independently of the sim, so the scheme is pinned twice."""
@@ -280,28 +274,3 @@ async def test_pay_page_shows_the_amount_and_pays(client: HttpBank, bank: SimBan
         while not received:
             await trio.sleep(0.01)
     assert received[0]["type"] == "payment_request.paid"
-
-
-def test_qr_svg_is_deterministic_svg_with_a_path() -> None:
-    url = "http://127.0.0.1:8080/pay/pr_0123456789abcdef"
-    svg = qr_svg(url)
-    root = ET.fromstring(svg)
-    assert root.tag == f"{SVG}svg"
-    assert root.find(f"{SVG}path") is not None
-    assert qr_svg(url) == svg
-    assert qr_svg(url + "0") != svg
-
-
-def test_the_svg_draws_exactly_the_codes_dark_modules() -> None:
-    url = "http://127.0.0.1:8080/pay/pr_fedcba9876543210"
-    modules = qr_modules(url)
-    root = ET.fromstring(qr_svg(url))
-    size = len(modules)
-    assert root.get("viewBox") == f"0 0 {size} {size}"
-    drawn: set[tuple[int, int]] = set()
-    for x, y, length, back in re.findall(r"M(\d+),(\d+)h(\d+)v1h-(\d+)z", root.find(f"{SVG}path").get("d")):
-        assert length == back
-        drawn |= {(int(x) + i, int(y)) for i in range(int(length))}
-    assert drawn == {(x, y) for y, row in enumerate(modules) for x, dark in enumerate(row) if dark}
-    assert not any(modules[0]) and not any(row[0] for row in modules)   # the quiet zone stays light
-
