@@ -65,8 +65,8 @@ def _penalty(rows: int, columns: int, size: int) -> int:
 
 # (version, error correction) -> for each mask, the bits of the rows and of the columns that
 # differ from mask 0's in qrcode's test matrices: the data modules that mask flips, whatever
-# the data (a mask is an exclusive-or). Two worker threads may fill an entry at once, with
-# the same value.
+# the data (a mask is an exclusive-or). Two threads (a worker thread drawing a stored reply,
+# the event loop) may fill an entry at once, with the same value.
 _MASK_CHANGES: dict[tuple[int, int], list[tuple[int, int]]] = {}
 
 
