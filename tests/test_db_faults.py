@@ -148,8 +148,9 @@ async def test_a_unit_of_work_behind_a_partition_ends_at_its_deadline_and_leaves
         # a partition of every connection, old and new: each unit ends at its deadline
         proxy.partition()
         for _ in range(2):
-            with trio.fail_after(4), pytest.raises(Unavailable):
+            with trio.fail_after(4), pytest.raises(Unavailable) as caught:
                 await behind.ping()
+            assert caught.value.details == {"reason": "timeout"}
         proxy.heal()
         with trio.fail_after(8):  # what was held is delivered; the pool's connections serve again
             await behind.ping()

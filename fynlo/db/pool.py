@@ -174,6 +174,11 @@ class _InFlight:
     def stopped(self) -> bool:
         return self.cancelled or self.expired
 
+    @property
+    def past_due(self) -> bool:
+        """Its deadline has passed, whether or not the watchdog has been round yet."""
+        return self.expired or time.monotonic() >= self.due
+
     def check(self) -> None:
         """Raise if the unit of work must send nothing more: its Trio caller was cancelled
         (it may not commit behind the caller's back) or its deadline passed."""
@@ -261,7 +266,7 @@ class _Watchdog:
         while not self._stopping.wait(min(0.5, self.deadline / 4)):
             now = time.monotonic()
             for unit in list(self._units):
-                if unit.due < now:
+                if unit.due < now and not unit.stopped:  # each unit is ended, and told of, once
                     log.warning("a unit of work ran past its %.1f s deadline; ending it", self.deadline)
                     pid = unit.expire()
                     if pid is not None:
@@ -301,11 +306,13 @@ class _LostBeforeCommit(Exception):
 # are these with a `tcp_` prefix): a peer gone silent is dropped about a minute after its last packet.
 _KEEPALIVES = {"keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 
+DEADLINE_S = 8.0  # a unit of work still waiting on PostgreSQL after this is ended (FYNLO_DB_DEADLINE)
+
 
 class Database:
     """A psycopg connection pool that Trio code uses one transaction at a time."""
 
-    def __init__(self, url: str, *, size: int = 10, connect_timeout: float = 5.0, deadline: float = 8.0) -> None:
+    def __init__(self, url: str, *, size: int = 10, connect_timeout: float = 5.0, deadline: float = DEADLINE_S) -> None:
         self.url = url
         self.size = size
         self._connect_timeout = connect_timeout
@@ -340,7 +347,7 @@ class Database:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, url: str, *, size: int = 10, deadline: float = 8.0) -> AsyncIterator["Database"]:
+    async def open(cls, url: str, *, size: int = 10, deadline: float = DEADLINE_S) -> AsyncIterator["Database"]:
         db = cls(url, size=size, deadline=deadline)
         # wait=False: the pool fills in the background, so a server can start (and say it is
         # not ready) while the database is still down.
@@ -413,7 +420,7 @@ def _failed(error: psycopg.OperationalError, inflight: _InFlight) -> Exception:
     """What the caller hears of a unit of work that could not run to its end."""
     if inflight.cancelled:
         return _Abandoned()
-    if inflight.expired:
+    if inflight.past_due:  # a wait for a connection the deadline cut short is a timeout too
         return _timed_out()
     if error.sqlstate not in _RETRY_SQLSTATES:  # a PoolTimeout has none
         return Unavailable("the database is not reachable")
