@@ -38,6 +38,7 @@ import httpx
 import trio
 
 from sim.errors import CommandFailed
+from sim.http import client_for
 from sim.steps import Frame, Step, order_marker
 
 if TYPE_CHECKING:
@@ -96,9 +97,8 @@ async def approve_on_bank_page(url: str) -> None:
     Raises:
         httpx.HTTPError: the page could not be had or did not take the payment.
     """
-    # A client that verifies certificates loads the CA bundle as it is made: 20 ms in which the
-    # simulator's every terminal stands still. A plain-HTTP page has no certificate to verify.
-    async with httpx.AsyncClient(timeout=SETTLE_WAIT_S, verify=url.startswith("https:")) as http:
+    # A client that verifies loads the CA bundle as it is made, while every terminal stands still.
+    async with client_for(url, timeout=SETTLE_WAIT_S) as http:
         (await http.get(url)).raise_for_status()
         (await http.post(url)).raise_for_status()
 

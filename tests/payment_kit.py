@@ -8,7 +8,6 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
-import httpx
 import trio
 from hypercorn.trio import serve
 
@@ -17,6 +16,7 @@ from fynlo.db import Database
 from fynlo.payments.sweep import sweep_once
 from fynlo.web.context import Services
 from sim.bank import SimBank, open_sim_bank
+from sim.http import client_for
 from sim.stripe_fake import StripeFake, open_stripe_fake
 from tests.support import VenueKit, new_id
 from tests.test_orders import Waiter
@@ -126,7 +126,7 @@ def kit_cashier(server: str, kit: VenueKit, role: str = "staff") -> Cashier:
 async def send(server: str, token: str, name: str, command_id: str, **args: Any) -> dict[str, Any]:
     """One command under a chosen id (a terminal's retry re-sends the same id)."""
     body = {"type": "command", "id": command_id, "name": name, "args": args}
-    async with httpx.AsyncClient(base_url=server, timeout=30) as http:
+    async with client_for(server, base_url=server, timeout=30) as http:
         response = await http.post("/api/v1/commands", json=body, headers={"Authorization": f"Bearer {token}"})
     return response.json()
 

@@ -16,6 +16,7 @@ from fynlo.commands.unit import Tx, run_unit
 from fynlo.db import Database
 from fynlo.errors import Conflict
 from fynlo.runtime import lease
+from sim.http import client_for
 from tests.support import VenueKit, running_server, make_settings
 
 
@@ -42,7 +43,7 @@ def _crash(tx: Tx, venue: Any, args: _Empty) -> tuple[Any, Any]:
 async def post(base: str, token: str, name: str, args: dict[str, Any] | None = None,
                command_id: str | None = None) -> dict[str, Any]:
     body = {"type": "command", "id": command_id or str(uuid.uuid4()), "name": name, "args": args or {}}
-    async with httpx.AsyncClient(base_url=base) as http:
+    async with client_for(base, base_url=base) as http:
         response = await http.post("/api/v1/commands", json=body, headers={"Authorization": f"Bearer {token}"})
     return response.json()
 

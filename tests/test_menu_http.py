@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from fynlo.db import Database
+from sim.http import client_for
 from tests.support import VenueKit
 
 
@@ -20,7 +21,7 @@ async def call(server: str, token: str, method: str, path: str, body: Any = None
     headers = {"Authorization": f"Bearer {token}"}
     if key:
         headers["Idempotency-Key"] = key
-    async with httpx.AsyncClient(base_url=server) as http:
+    async with client_for(server, base_url=server) as http:
         return await http.request(method, path, json=body, headers=headers)
 
 
