@@ -21,6 +21,7 @@ from fynlo.payments.openbanking import BankRequest, HttpBank
 from sim.bank import SimBank, open_sim_bank
 from sim.loopback import serving
 
+
 def _sign(secret: str, raw: bytes, timestamp: int) -> str:
     """Sign as a bank holding `secret` would, independently of the sim, so the scheme is pinned twice."""
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + raw, hashlib.sha256).hexdigest()

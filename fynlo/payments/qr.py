@@ -35,7 +35,7 @@ def _lines(modules: list[list[bool]]) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=16)
-def _fields(size: int, lines: int, field: str) -> int:
+def _fields(field: str, lines: int) -> int:
     """`field` (a line's bits and its separator, first module first) repeated for `lines` lines."""
     return int(field * lines, 2)
 
@@ -46,16 +46,17 @@ def _penalty(rows: int, columns: int, size: int) -> int:
     line, lines = size + 1, 2 * size
     both = rows << (size * line) | columns
     # A bit for each module the colour of the one before it in its line.
-    same = ~(both ^ (both >> 1)) & _fields(size, lines, "0" + "1" * (size - 1) + "0")
+    same = ~(both ^ (both >> 1)) & _fields("0" + "1" * (size - 1) + "0", lines)
     # A run of n >= 5 has n - 4 modules ending five alike, in one group: n - 2 is their count + 2.
     fives = same & (same >> 1) & (same >> 2) & (same >> 3)
     runs = fives.bit_count() + 2 * (fives & ~(fives >> 1)).bit_count()
     row_same = same >> (size * line)
     blocks = 3 * (row_same & (row_same >> line) & ~(rows ^ (rows >> line))).bit_count()
     shifted = [both >> back for back in range(11)]
+    ends = _fields("0" * 10 + "1" * (size - 10) + "0", lines)  # modules with ten before them in their line
     finders = 0
-    for pattern in _FINDER_LIKE:   # ending at a module with ten before it in its line
-        found = _fields(size, lines, "0" * 10 + "1" * (size - 10) + "0")
+    for pattern in _FINDER_LIKE:
+        found = ends
         for back, bit in enumerate(reversed(pattern)):
             found &= shifted[back] if bit == "1" else ~shifted[back]
         finders += 40 * found.bit_count()
